@@ -1,0 +1,55 @@
+"""Who may see which patients: the one place that decides (STYLE.md rule 5)."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from django.http import Http404
+
+from .models import Patient, Role, Site
+
+
+def role_of(user) -> str | None:
+    if not user.is_authenticated:
+        return None
+    if user.is_superuser:
+        return Role.ADMIN
+    profile = getattr(user, "staff_profile", None)
+    return profile.role if profile else None
+
+
+def sees_all_sites(user) -> bool:
+    return role_of(user) == Role.ADMIN
+
+
+def may_see_identifiers(user) -> bool:
+    """Research staff never see direct identifiers (name, hospital number, birth date)."""
+    return role_of(user) in (Role.CLINICIAN, Role.ADMIN)
+
+
+def may_write_clinical(user) -> bool:
+    return role_of(user) in (Role.CLINICIAN, Role.ADMIN)
+
+
+def visible_sites(user) -> QuerySet[Site]:
+    if sees_all_sites(user):
+        return Site.objects.all()
+    if role_of(user) is None:
+        return Site.objects.none()
+    return Site.objects.filter(staff__user=user)
+
+
+def visible_patients(user) -> QuerySet[Patient]:
+    """The patients of the user's sites (all of them for admins, none for strangers)."""
+    if sees_all_sites(user):
+        return Patient.objects.all()
+    if role_of(user) is None:
+        return Patient.objects.none()
+    return Patient.objects.filter(site__staff__user=user)
+
+
+def get_patient_for(user, **lookup) -> Patient:
+    """A patient this user may see, or 404 — never 403, which would confirm it exists."""
+    try:
+        return visible_patients(user).get(**lookup)
+    except (Patient.DoesNotExist, ValueError, TypeError) as exc:
+        raise Http404("No such patient.") from exc

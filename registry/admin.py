@@ -1,0 +1,137 @@
+"""Django admin for every model, with the audit history one click away.
+
+Clinical saves and deletes go through the same services as the pages and
+the API, so the admin cannot bypass validation, auditing or recomputation.
+"""
+
+from django.contrib import admin
+from simple_history.admin import SimpleHistoryAdmin
+
+from . import models
+from .services.facts import delete_fact, save_fact
+
+
+class ClinicalAdmin(SimpleHistoryAdmin):
+    readonly_fields = ("version", "created_at", "updated_at")
+
+    def save_model(self, request, obj, form, change):
+        save_fact(obj, by=request.user)
+
+    def delete_model(self, request, obj):
+        delete_fact(obj, by=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            delete_fact(obj, by=request.user)
+
+    def save_formset(self, request, form, formset, change):
+        instances = formset.save(commit=False)
+        for obj in formset.deleted_objects:
+            delete_fact(obj, by=request.user)
+        for obj in instances:
+            save_fact(obj, by=request.user)
+        formset.save_m2m()
+
+
+@admin.register(models.Site)
+class SiteAdmin(admin.ModelAdmin):
+    list_display = ("code", "name")
+    search_fields = ("code", "name")
+
+
+@admin.register(models.StaffProfile)
+class StaffProfileAdmin(admin.ModelAdmin):
+    list_display = ("user", "role")
+    list_filter = ("role", "sites")
+    filter_horizontal = ("sites",)
+
+
+class PatientIdentityInline(admin.StackedInline):
+    model = models.PatientIdentity
+    can_delete = False
+    readonly_fields = ("version", "created_at", "updated_at")
+
+
+@admin.register(models.Patient)
+class PatientAdmin(ClinicalAdmin):
+    list_display = ("study_id", "site", "sex", "primary_site", "last_follow_up", "death_date")
+    list_filter = ("site", "primary_site", "sex")
+    list_select_related = ("site",)
+    search_fields = ("study_id",)
+    inlines = [PatientIdentityInline]
+
+
+class CycleInline(admin.TabularInline):
+    model = models.Cycle
+    extra = 0
+    fields = ("date", "administered_gbq", "radiopharmaceutical", "note")
+
+
+@admin.register(models.Course)
+class CourseAdmin(ClinicalAdmin):
+    list_display = ("patient", "phase", "intended_activity_gbq", "stop_reason")
+    list_filter = ("phase", "stop_reason")
+    list_select_related = ("patient",)
+    search_fields = ("patient__study_id",)
+    raw_id_fields = ("patient",)
+
+
+@admin.register(models.Cycle)
+class CycleAdmin(ClinicalAdmin):
+    list_display = ("course", "date", "administered_gbq", "radiopharmaceutical")
+    list_select_related = ("course",)
+    search_fields = ("course__patient__study_id",)
+    raw_id_fields = ("course",)
+    date_hierarchy = "date"
+
+
+@admin.register(models.LabResult)
+class LabResultAdmin(ClinicalAdmin):
+    list_display = ("patient", "date", "analyte", "value", "unit", "canonical_value")
+    list_filter = ("analyte",)
+    list_select_related = ("patient",)
+    search_fields = ("patient__study_id",)
+    raw_id_fields = ("patient",)
+    readonly_fields = (*ClinicalAdmin.readonly_fields, "canonical_value")
+
+
+class LesionInline(admin.TabularInline):
+    model = models.LesionMeasurement
+    extra = 0
+    fields = ("lesion", "organ", "lymph_node", "target", "new", "long_mm", "short_mm", "status")
+
+
+@admin.register(models.Scan)
+class ScanAdmin(ClinicalAdmin):
+    list_display = ("patient", "date", "modality")
+    list_select_related = ("patient",)
+    search_fields = ("patient__study_id",)
+    raw_id_fields = ("patient",)
+    inlines = [LesionInline]
+
+
+@admin.register(models.LesionMeasurement)
+class LesionMeasurementAdmin(ClinicalAdmin):
+    list_display = ("scan", "lesion", "target", "long_mm", "short_mm", "status", "new")
+    list_select_related = ("scan",)
+    raw_id_fields = ("scan",)
+
+
+@admin.register(models.ClinicalProgression)
+class ClinicalProgressionAdmin(ClinicalAdmin):
+    list_display = ("patient", "date")
+    list_select_related = ("patient",)
+    raw_id_fields = ("patient",)
+
+
+@admin.register(models.AdverseEvent)
+class AdverseEventAdmin(ClinicalAdmin):
+    list_display = ("patient", "term", "grade", "onset")
+    list_select_related = ("patient",)
+    raw_id_fields = ("patient",)
+
+
+@admin.register(models.ResponseOverride)
+class ResponseOverrideAdmin(ClinicalAdmin):
+    list_display = ("course", "criteria", "response", "decided_by")
+    raw_id_fields = ("course",)

@@ -1,0 +1,37 @@
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils import timezone
+
+
+class ClinicalRecord(models.Model):
+    """Bookkeeping shared by every clinical fact.
+
+    `version` grows by one on every update made through the services; the API
+    turns it into the resource's ETag, so a stale `If-Match` is refused with a
+    conditional `UPDATE … WHERE version = n` that must hit exactly one row.
+    """
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    version = models.PositiveIntegerField(default=1)
+
+    # Clinical event dates that cannot lie in the future (checked in `clean`).
+    not_future_dates: tuple[str, ...] = ()
+
+    class Meta:
+        abstract = True
+
+    def clean(self) -> None:
+        super().clean()
+        today = timezone.localdate()
+        errors = {
+            name: [f"{self._meta.get_field(name).verbose_name} {value} is in the future."]
+            for name in self.not_future_dates
+            if (value := getattr(self, name)) is not None and value > today
+        }
+        if errors:
+            raise ValidationError(errors)
+
+    @property
+    def etag(self) -> str:
+        return f'"{self._meta.model_name}-{self.pk}-v{self.version}"'

@@ -1,0 +1,82 @@
+from django.core.exceptions import ValidationError
+from django.db import models
+from simple_history.models import HistoricalRecords
+
+from .base import ClinicalRecord
+from .patients import Patient
+
+
+class Analyte(models.TextChoices):
+    HEMOGLOBIN = "hemoglobin", "Hemoglobin"
+    PLATELETS = "platelets", "Platelets"
+    WBC = "wbc", "White blood cells"
+    NEUTROPHILS = "neutrophils", "Neutrophils"
+    LYMPHOCYTES = "lymphocytes", "Lymphocytes"
+    CREATININE = "creatinine", "Creatinine"
+    EGFR = "egfr", "eGFR"
+    ALT = "alt", "ALT"
+    AST = "ast", "AST"
+    BILIRUBIN = "bilirubin", "Bilirubin"
+    ALP = "alp", "Alkaline phosphatase"
+    CHROMOGRANIN_A = "chromogranin_a", "Chromogranin A"
+
+
+class LabResult(ClinicalRecord):
+    """One lab value, kept as entered and in its analyte's canonical unit (§6)."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="labs")
+    date = models.DateField()
+    analyte = models.CharField(max_length=16, choices=Analyte.choices)
+    value = models.FloatField()
+    unit = models.CharField(max_length=16)
+    # Computed in `clean` from value and unit; blank so validation reaches `clean`.
+    canonical_value = models.FloatField(blank=True)
+    lln = models.FloatField(null=True, blank=True)
+    uln = models.FloatField(null=True, blank=True)
+
+    history = HistoricalRecords()
+
+    not_future_dates = ("date",)
+
+    class Meta:
+        ordering = ["patient", "date", "analyte"]
+        indexes = [
+            # The patient page and recompute read a patient's labs by date.
+            models.Index(fields=["patient", "date"], name="lab_patient_date"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(value__gte=0), name="lab_value_not_negative"),
+            models.CheckConstraint(
+                condition=models.Q(canonical_value__gte=0), name="lab_canonical_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(lln__isnull=True) | models.Q(lln__gte=0),
+                name="lab_lln_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(uln__isnull=True) | models.Q(uln__gte=0),
+                name="lab_uln_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(analyte__in=Analyte.values), name="lab_analyte_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.analyte} {self.value} {self.unit} on {self.date}"
+
+    def clean(self) -> None:
+        """Convert to the canonical unit once, on entry, and refuse what cannot be (§6)."""
+        from ..clinical import units
+
+        super().clean()
+        if self.analyte not in Analyte.values or self.value is None or not self.unit:
+            return  # clean_fields reports these
+        try:
+            self.canonical_value = units.to_canonical(self.analyte, self.value, self.unit)
+        except units.UnitError as exc:
+            raise ValidationError({"unit": [str(exc)]}) from exc
+        try:
+            units.check_plausible(self.analyte, self.canonical_value)
+        except units.PlausibilityError as exc:
+            raise ValidationError({"value": [str(exc)]}) from exc

@@ -1,0 +1,13 @@
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from ..access import role_of, visible_patients
+
+
+def index(request: HttpRequest) -> HttpResponse:
+    patients = visible_patients(request.user)
+    return render(
+        request,
+        "home.html",
+        {"role": role_of(request.user), "patient_count": patients.count()},
+    )
