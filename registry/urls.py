@@ -18,6 +18,8 @@ urlpatterns = [
         auth_views.PasswordChangeDoneView.as_view(),
         name="password_change_done",
     ),
+    path("", include("registry.urls_clinic")),
+    path("research/", include("registry.urls_research")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("api.urls")),
 ]

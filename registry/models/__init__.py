@@ -3,6 +3,7 @@
 from .events import AdverseEvent, ClinicalProgression, Criteria, ResponseCode, ResponseOverride
 from .imaging import LesionMeasurement, Modality, NonTargetStatus, Scan
 from .labs import Analyte, LabResult
+from .outcomes import CourseOutcome, PatientState, TimePointResponse
 from .patients import Patient, PatientIdentity, PrimarySite, Sex
 from .sites import Role, Site, StaffProfile
 from .treatment import Course, Cycle, Phase, StopReason
@@ -12,6 +13,7 @@ __all__ = [
     "Analyte",
     "ClinicalProgression",
     "Course",
+    "CourseOutcome",
     "Criteria",
     "Cycle",
     "LabResult",
@@ -20,6 +22,7 @@ __all__ = [
     "NonTargetStatus",
     "Patient",
     "PatientIdentity",
+    "PatientState",
     "Phase",
     "PrimarySite",
     "ResponseCode",
@@ -30,4 +33,5 @@ __all__ = [
     "Site",
     "StaffProfile",
     "StopReason",
+    "TimePointResponse",
 ]

@@ -1,0 +1,3 @@
+"""Clinician pages (issue 6)."""
+
+urlpatterns: list = []

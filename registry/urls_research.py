@@ -1,0 +1,3 @@
+"""Research dashboards, cohort reports and exports (issue 7)."""
+
+urlpatterns: list = []
