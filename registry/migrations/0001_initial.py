@@ -7,7 +7,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -16,646 +15,1684 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Course',
+            name="Course",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('version', models.PositiveIntegerField(default=1)),
-                ('phase', models.CharField(choices=[('regular', 'Regular'), ('salvage', 'Salvage')], max_length=8)),
-                ('intended_activity_gbq', models.FloatField(blank=True, null=True)),
-                ('stop_reason', models.CharField(blank=True, choices=[('completed', 'Completed'), ('progression', 'Progression'), ('toxicity', 'Toxicity'), ('patient_choice', "Patient's choice"), ('death', 'Death'), ('other', 'Other')], default='', max_length=16)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("version", models.PositiveIntegerField(default=1)),
+                (
+                    "phase",
+                    models.CharField(
+                        choices=[("regular", "Regular"), ("salvage", "Salvage")], max_length=8
+                    ),
+                ),
+                ("intended_activity_gbq", models.FloatField(blank=True, null=True)),
+                (
+                    "stop_reason",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("completed", "Completed"),
+                            ("progression", "Progression"),
+                            ("toxicity", "Toxicity"),
+                            ("patient_choice", "Patient's choice"),
+                            ("death", "Death"),
+                            ("other", "Other"),
+                        ],
+                        default="",
+                        max_length=16,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['patient', 'id'],
+                "ordering": ["patient", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Patient',
+            name="Patient",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('version', models.PositiveIntegerField(default=1)),
-                ('study_id', models.CharField(max_length=32, unique=True)),
-                ('sex', models.CharField(blank=True, choices=[('F', 'Female'), ('M', 'Male'), ('U', 'Unknown')], default='', max_length=1)),
-                ('primary_site', models.CharField(choices=[('pancreas', 'Pancreas'), ('midgut', 'Midgut'), ('hindgut', 'Hindgut'), ('foregut_other', 'Foregut, other'), ('bronchial', 'Bronchial'), ('unknown_primary', 'Unknown primary'), ('other', 'Other')], max_length=20)),
-                ('diagnosis_date', models.DateField(blank=True, null=True)),
-                ('ki67_percent', models.FloatField(blank=True, null=True)),
-                ('weight_kg', models.FloatField(blank=True, null=True)),
-                ('last_follow_up', models.DateField(blank=True, null=True)),
-                ('death_date', models.DateField(blank=True, null=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("version", models.PositiveIntegerField(default=1)),
+                ("study_id", models.CharField(max_length=32, unique=True)),
+                (
+                    "sex",
+                    models.CharField(
+                        blank=True,
+                        choices=[("F", "Female"), ("M", "Male"), ("U", "Unknown")],
+                        default="",
+                        max_length=1,
+                    ),
+                ),
+                (
+                    "primary_site",
+                    models.CharField(
+                        choices=[
+                            ("pancreas", "Pancreas"),
+                            ("midgut", "Midgut"),
+                            ("hindgut", "Hindgut"),
+                            ("foregut_other", "Foregut, other"),
+                            ("bronchial", "Bronchial"),
+                            ("unknown_primary", "Unknown primary"),
+                            ("other", "Other"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("diagnosis_date", models.DateField(blank=True, null=True)),
+                ("ki67_percent", models.FloatField(blank=True, null=True)),
+                ("weight_kg", models.FloatField(blank=True, null=True)),
+                ("last_follow_up", models.DateField(blank=True, null=True)),
+                ("death_date", models.DateField(blank=True, null=True)),
             ],
             options={
-                'ordering': ['study_id'],
+                "ordering": ["study_id"],
             },
         ),
         migrations.CreateModel(
-            name='Site',
+            name="Site",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(max_length=16, unique=True)),
-                ('name', models.CharField(blank=True, max_length=200)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("code", models.CharField(max_length=16, unique=True)),
+                ("name", models.CharField(blank=True, max_length=200)),
             ],
             options={
-                'ordering': ['code'],
+                "ordering": ["code"],
             },
         ),
         migrations.CreateModel(
-            name='HistoricalCycle',
+            name="HistoricalCycle",
             fields=[
-                ('id', models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name='ID')),
-                ('created_at', models.DateTimeField(blank=True, editable=False)),
-                ('updated_at', models.DateTimeField(blank=True, editable=False)),
-                ('version', models.PositiveIntegerField(default=1)),
-                ('date', models.DateField()),
-                ('administered_gbq', models.FloatField()),
-                ('radiopharmaceutical', models.CharField(default='177Lu-octreotate', max_length=64)),
-                ('note', models.TextField(blank=True)),
-                ('warning_reason', models.TextField(blank=True)),
-                ('history_id', models.AutoField(primary_key=True, serialize=False)),
-                ('history_date', models.DateTimeField(db_index=True)),
-                ('history_change_reason', models.CharField(max_length=100, null=True)),
-                ('history_type', models.CharField(choices=[('+', 'Created'), ('~', 'Changed'), ('-', 'Deleted')], max_length=1)),
-                ('course', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='registry.course')),
-                ('history_user', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigIntegerField(
+                        auto_created=True, blank=True, db_index=True, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(blank=True, editable=False)),
+                ("updated_at", models.DateTimeField(blank=True, editable=False)),
+                ("version", models.PositiveIntegerField(default=1)),
+                ("date", models.DateField()),
+                ("administered_gbq", models.FloatField()),
+                (
+                    "radiopharmaceutical",
+                    models.CharField(default="177Lu-octreotate", max_length=64),
+                ),
+                ("note", models.TextField(blank=True)),
+                ("warning_reason", models.TextField(blank=True)),
+                ("history_id", models.AutoField(primary_key=True, serialize=False)),
+                ("history_date", models.DateTimeField(db_index=True)),
+                ("history_change_reason", models.CharField(max_length=100, null=True)),
+                (
+                    "history_type",
+                    models.CharField(
+                        choices=[("+", "Created"), ("~", "Changed"), ("-", "Deleted")], max_length=1
+                    ),
+                ),
+                (
+                    "course",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="registry.course",
+                    ),
+                ),
+                (
+                    "history_user",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'historical cycle',
-                'verbose_name_plural': 'historical cycles',
-                'ordering': ('-history_date', '-history_id'),
-                'get_latest_by': ('history_date', 'history_id'),
-            },
-            bases=(simple_history.models.HistoricalChanges, models.Model),
-        ),
-        migrations.CreateModel(
-            name='HistoricalResponseOverride',
-            fields=[
-                ('id', models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name='ID')),
-                ('created_at', models.DateTimeField(blank=True, editable=False)),
-                ('updated_at', models.DateTimeField(blank=True, editable=False)),
-                ('version', models.PositiveIntegerField(default=1)),
-                ('criteria', models.CharField(choices=[('swog', 'SWOG with minor response'), ('recist', 'RECIST 1.1')], max_length=8)),
-                ('response', models.CharField(choices=[('CR', 'Complete response'), ('PR', 'Partial response'), ('MR', 'Minor response'), ('SD', 'Stable disease'), ('PD', 'Progressive disease'), ('NE', 'Not evaluable')], max_length=2)),
-                ('reason', models.TextField()),
-                ('history_id', models.AutoField(primary_key=True, serialize=False)),
-                ('history_date', models.DateTimeField(db_index=True)),
-                ('history_change_reason', models.CharField(max_length=100, null=True)),
-                ('history_type', models.CharField(choices=[('+', 'Created'), ('~', 'Changed'), ('-', 'Deleted')], max_length=1)),
-                ('course', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='registry.course')),
-                ('decided_by', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('history_user', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-            ],
-            options={
-                'verbose_name': 'historical response override',
-                'verbose_name_plural': 'historical response overrides',
-                'ordering': ('-history_date', '-history_id'),
-                'get_latest_by': ('history_date', 'history_id'),
-            },
-            bases=(simple_history.models.HistoricalChanges, models.Model),
-        ),
-        migrations.CreateModel(
-            name='HistoricalScan',
-            fields=[
-                ('id', models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name='ID')),
-                ('created_at', models.DateTimeField(blank=True, editable=False)),
-                ('updated_at', models.DateTimeField(blank=True, editable=False)),
-                ('version', models.PositiveIntegerField(default=1)),
-                ('date', models.DateField()),
-                ('modality', models.CharField(choices=[('CT', 'CT'), ('MRI', 'MRI'), ('SRS', 'Somatostatin receptor scintigraphy'), ('PET', 'PET')], max_length=3)),
-                ('history_id', models.AutoField(primary_key=True, serialize=False)),
-                ('history_date', models.DateTimeField(db_index=True)),
-                ('history_change_reason', models.CharField(max_length=100, null=True)),
-                ('history_type', models.CharField(choices=[('+', 'Created'), ('~', 'Changed'), ('-', 'Deleted')], max_length=1)),
-                ('history_user', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('patient', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='registry.patient')),
-            ],
-            options={
-                'verbose_name': 'historical scan',
-                'verbose_name_plural': 'historical scans',
-                'ordering': ('-history_date', '-history_id'),
-                'get_latest_by': ('history_date', 'history_id'),
-            },
-            bases=(simple_history.models.HistoricalChanges, models.Model),
-        ),
-        migrations.CreateModel(
-            name='HistoricalPatientIdentity',
-            fields=[
-                ('id', models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name='ID')),
-                ('created_at', models.DateTimeField(blank=True, editable=False)),
-                ('updated_at', models.DateTimeField(blank=True, editable=False)),
-                ('version', models.PositiveIntegerField(default=1)),
-                ('name', models.CharField(blank=True, max_length=200)),
-                ('hospital_number', models.CharField(blank=True, db_index=True, max_length=64)),
-                ('birth_date', models.DateField(blank=True, null=True)),
-                ('history_id', models.AutoField(primary_key=True, serialize=False)),
-                ('history_date', models.DateTimeField(db_index=True)),
-                ('history_change_reason', models.CharField(max_length=100, null=True)),
-                ('history_type', models.CharField(choices=[('+', 'Created'), ('~', 'Changed'), ('-', 'Deleted')], max_length=1)),
-                ('history_user', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('patient', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='registry.patient')),
-            ],
-            options={
-                'verbose_name': 'historical patient identity',
-                'verbose_name_plural': 'historical patient identities',
-                'ordering': ('-history_date', '-history_id'),
-                'get_latest_by': ('history_date', 'history_id'),
-            },
-            bases=(simple_history.models.HistoricalChanges, models.Model),
-        ),
-        migrations.CreateModel(
-            name='HistoricalLabResult',
-            fields=[
-                ('id', models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name='ID')),
-                ('created_at', models.DateTimeField(blank=True, editable=False)),
-                ('updated_at', models.DateTimeField(blank=True, editable=False)),
-                ('version', models.PositiveIntegerField(default=1)),
-                ('date', models.DateField()),
-                ('analyte', models.CharField(choices=[('hemoglobin', 'Hemoglobin'), ('platelets', 'Platelets'), ('wbc', 'White blood cells'), ('neutrophils', 'Neutrophils'), ('lymphocytes', 'Lymphocytes'), ('creatinine', 'Creatinine'), ('egfr', 'eGFR'), ('alt', 'ALT'), ('ast', 'AST'), ('bilirubin', 'Bilirubin'), ('alp', 'Alkaline phosphatase'), ('chromogranin_a', 'Chromogranin A')], max_length=16)),
-                ('value', models.FloatField()),
-                ('unit', models.CharField(max_length=16)),
-                ('canonical_value', models.FloatField(blank=True)),
-                ('lln', models.FloatField(blank=True, null=True)),
-                ('uln', models.FloatField(blank=True, null=True)),
-                ('history_id', models.AutoField(primary_key=True, serialize=False)),
-                ('history_date', models.DateTimeField(db_index=True)),
-                ('history_change_reason', models.CharField(max_length=100, null=True)),
-                ('history_type', models.CharField(choices=[('+', 'Created'), ('~', 'Changed'), ('-', 'Deleted')], max_length=1)),
-                ('history_user', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('patient', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='registry.patient')),
-            ],
-            options={
-                'verbose_name': 'historical lab result',
-                'verbose_name_plural': 'historical lab results',
-                'ordering': ('-history_date', '-history_id'),
-                'get_latest_by': ('history_date', 'history_id'),
+                "verbose_name": "historical cycle",
+                "verbose_name_plural": "historical cycles",
+                "ordering": ("-history_date", "-history_id"),
+                "get_latest_by": ("history_date", "history_id"),
             },
             bases=(simple_history.models.HistoricalChanges, models.Model),
         ),
         migrations.CreateModel(
-            name='HistoricalCourse',
+            name="HistoricalResponseOverride",
             fields=[
-                ('id', models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name='ID')),
-                ('created_at', models.DateTimeField(blank=True, editable=False)),
-                ('updated_at', models.DateTimeField(blank=True, editable=False)),
-                ('version', models.PositiveIntegerField(default=1)),
-                ('phase', models.CharField(choices=[('regular', 'Regular'), ('salvage', 'Salvage')], max_length=8)),
-                ('intended_activity_gbq', models.FloatField(blank=True, null=True)),
-                ('stop_reason', models.CharField(blank=True, choices=[('completed', 'Completed'), ('progression', 'Progression'), ('toxicity', 'Toxicity'), ('patient_choice', "Patient's choice"), ('death', 'Death'), ('other', 'Other')], default='', max_length=16)),
-                ('history_id', models.AutoField(primary_key=True, serialize=False)),
-                ('history_date', models.DateTimeField(db_index=True)),
-                ('history_change_reason', models.CharField(max_length=100, null=True)),
-                ('history_type', models.CharField(choices=[('+', 'Created'), ('~', 'Changed'), ('-', 'Deleted')], max_length=1)),
-                ('history_user', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('patient', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='registry.patient')),
+                (
+                    "id",
+                    models.BigIntegerField(
+                        auto_created=True, blank=True, db_index=True, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(blank=True, editable=False)),
+                ("updated_at", models.DateTimeField(blank=True, editable=False)),
+                ("version", models.PositiveIntegerField(default=1)),
+                (
+                    "criteria",
+                    models.CharField(
+                        choices=[("swog", "SWOG with minor response"), ("recist", "RECIST 1.1")],
+                        max_length=8,
+                    ),
+                ),
+                (
+                    "response",
+                    models.CharField(
+                        choices=[
+                            ("CR", "Complete response"),
+                            ("PR", "Partial response"),
+                            ("MR", "Minor response"),
+                            ("SD", "Stable disease"),
+                            ("PD", "Progressive disease"),
+                            ("NE", "Not evaluable"),
+                        ],
+                        max_length=2,
+                    ),
+                ),
+                ("reason", models.TextField()),
+                ("history_id", models.AutoField(primary_key=True, serialize=False)),
+                ("history_date", models.DateTimeField(db_index=True)),
+                ("history_change_reason", models.CharField(max_length=100, null=True)),
+                (
+                    "history_type",
+                    models.CharField(
+                        choices=[("+", "Created"), ("~", "Changed"), ("-", "Deleted")], max_length=1
+                    ),
+                ),
+                (
+                    "course",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="registry.course",
+                    ),
+                ),
+                (
+                    "decided_by",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "history_user",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'historical course',
-                'verbose_name_plural': 'historical courses',
-                'ordering': ('-history_date', '-history_id'),
-                'get_latest_by': ('history_date', 'history_id'),
+                "verbose_name": "historical response override",
+                "verbose_name_plural": "historical response overrides",
+                "ordering": ("-history_date", "-history_id"),
+                "get_latest_by": ("history_date", "history_id"),
             },
             bases=(simple_history.models.HistoricalChanges, models.Model),
         ),
         migrations.CreateModel(
-            name='HistoricalClinicalProgression',
+            name="HistoricalScan",
             fields=[
-                ('id', models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name='ID')),
-                ('created_at', models.DateTimeField(blank=True, editable=False)),
-                ('updated_at', models.DateTimeField(blank=True, editable=False)),
-                ('version', models.PositiveIntegerField(default=1)),
-                ('date', models.DateField()),
-                ('note', models.TextField(blank=True)),
-                ('history_id', models.AutoField(primary_key=True, serialize=False)),
-                ('history_date', models.DateTimeField(db_index=True)),
-                ('history_change_reason', models.CharField(max_length=100, null=True)),
-                ('history_type', models.CharField(choices=[('+', 'Created'), ('~', 'Changed'), ('-', 'Deleted')], max_length=1)),
-                ('history_user', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('patient', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='registry.patient')),
+                (
+                    "id",
+                    models.BigIntegerField(
+                        auto_created=True, blank=True, db_index=True, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(blank=True, editable=False)),
+                ("updated_at", models.DateTimeField(blank=True, editable=False)),
+                ("version", models.PositiveIntegerField(default=1)),
+                ("date", models.DateField()),
+                (
+                    "modality",
+                    models.CharField(
+                        choices=[
+                            ("CT", "CT"),
+                            ("MRI", "MRI"),
+                            ("SRS", "Somatostatin receptor scintigraphy"),
+                            ("PET", "PET"),
+                        ],
+                        max_length=3,
+                    ),
+                ),
+                ("history_id", models.AutoField(primary_key=True, serialize=False)),
+                ("history_date", models.DateTimeField(db_index=True)),
+                ("history_change_reason", models.CharField(max_length=100, null=True)),
+                (
+                    "history_type",
+                    models.CharField(
+                        choices=[("+", "Created"), ("~", "Changed"), ("-", "Deleted")], max_length=1
+                    ),
+                ),
+                (
+                    "history_user",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="registry.patient",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'historical clinical progression',
-                'verbose_name_plural': 'historical clinical progressions',
-                'ordering': ('-history_date', '-history_id'),
-                'get_latest_by': ('history_date', 'history_id'),
+                "verbose_name": "historical scan",
+                "verbose_name_plural": "historical scans",
+                "ordering": ("-history_date", "-history_id"),
+                "get_latest_by": ("history_date", "history_id"),
             },
             bases=(simple_history.models.HistoricalChanges, models.Model),
         ),
         migrations.CreateModel(
-            name='HistoricalAdverseEvent',
+            name="HistoricalPatientIdentity",
             fields=[
-                ('id', models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name='ID')),
-                ('created_at', models.DateTimeField(blank=True, editable=False)),
-                ('updated_at', models.DateTimeField(blank=True, editable=False)),
-                ('version', models.PositiveIntegerField(default=1)),
-                ('term', models.CharField(max_length=200)),
-                ('grade', models.PositiveSmallIntegerField()),
-                ('onset', models.DateField()),
-                ('note', models.TextField(blank=True)),
-                ('history_id', models.AutoField(primary_key=True, serialize=False)),
-                ('history_date', models.DateTimeField(db_index=True)),
-                ('history_change_reason', models.CharField(max_length=100, null=True)),
-                ('history_type', models.CharField(choices=[('+', 'Created'), ('~', 'Changed'), ('-', 'Deleted')], max_length=1)),
-                ('history_user', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('patient', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='registry.patient')),
+                (
+                    "id",
+                    models.BigIntegerField(
+                        auto_created=True, blank=True, db_index=True, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(blank=True, editable=False)),
+                ("updated_at", models.DateTimeField(blank=True, editable=False)),
+                ("version", models.PositiveIntegerField(default=1)),
+                ("name", models.CharField(blank=True, max_length=200)),
+                ("hospital_number", models.CharField(blank=True, db_index=True, max_length=64)),
+                ("birth_date", models.DateField(blank=True, null=True)),
+                ("history_id", models.AutoField(primary_key=True, serialize=False)),
+                ("history_date", models.DateTimeField(db_index=True)),
+                ("history_change_reason", models.CharField(max_length=100, null=True)),
+                (
+                    "history_type",
+                    models.CharField(
+                        choices=[("+", "Created"), ("~", "Changed"), ("-", "Deleted")], max_length=1
+                    ),
+                ),
+                (
+                    "history_user",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="registry.patient",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'historical adverse event',
-                'verbose_name_plural': 'historical adverse events',
-                'ordering': ('-history_date', '-history_id'),
-                'get_latest_by': ('history_date', 'history_id'),
+                "verbose_name": "historical patient identity",
+                "verbose_name_plural": "historical patient identities",
+                "ordering": ("-history_date", "-history_id"),
+                "get_latest_by": ("history_date", "history_id"),
+            },
+            bases=(simple_history.models.HistoricalChanges, models.Model),
+        ),
+        migrations.CreateModel(
+            name="HistoricalLabResult",
+            fields=[
+                (
+                    "id",
+                    models.BigIntegerField(
+                        auto_created=True, blank=True, db_index=True, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(blank=True, editable=False)),
+                ("updated_at", models.DateTimeField(blank=True, editable=False)),
+                ("version", models.PositiveIntegerField(default=1)),
+                ("date", models.DateField()),
+                (
+                    "analyte",
+                    models.CharField(
+                        choices=[
+                            ("hemoglobin", "Hemoglobin"),
+                            ("platelets", "Platelets"),
+                            ("wbc", "White blood cells"),
+                            ("neutrophils", "Neutrophils"),
+                            ("lymphocytes", "Lymphocytes"),
+                            ("creatinine", "Creatinine"),
+                            ("egfr", "eGFR"),
+                            ("alt", "ALT"),
+                            ("ast", "AST"),
+                            ("bilirubin", "Bilirubin"),
+                            ("alp", "Alkaline phosphatase"),
+                            ("chromogranin_a", "Chromogranin A"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("value", models.FloatField()),
+                ("unit", models.CharField(max_length=16)),
+                ("canonical_value", models.FloatField(blank=True)),
+                ("lln", models.FloatField(blank=True, null=True)),
+                ("uln", models.FloatField(blank=True, null=True)),
+                ("history_id", models.AutoField(primary_key=True, serialize=False)),
+                ("history_date", models.DateTimeField(db_index=True)),
+                ("history_change_reason", models.CharField(max_length=100, null=True)),
+                (
+                    "history_type",
+                    models.CharField(
+                        choices=[("+", "Created"), ("~", "Changed"), ("-", "Deleted")], max_length=1
+                    ),
+                ),
+                (
+                    "history_user",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="registry.patient",
+                    ),
+                ),
+            ],
+            options={
+                "verbose_name": "historical lab result",
+                "verbose_name_plural": "historical lab results",
+                "ordering": ("-history_date", "-history_id"),
+                "get_latest_by": ("history_date", "history_id"),
+            },
+            bases=(simple_history.models.HistoricalChanges, models.Model),
+        ),
+        migrations.CreateModel(
+            name="HistoricalCourse",
+            fields=[
+                (
+                    "id",
+                    models.BigIntegerField(
+                        auto_created=True, blank=True, db_index=True, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(blank=True, editable=False)),
+                ("updated_at", models.DateTimeField(blank=True, editable=False)),
+                ("version", models.PositiveIntegerField(default=1)),
+                (
+                    "phase",
+                    models.CharField(
+                        choices=[("regular", "Regular"), ("salvage", "Salvage")], max_length=8
+                    ),
+                ),
+                ("intended_activity_gbq", models.FloatField(blank=True, null=True)),
+                (
+                    "stop_reason",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("completed", "Completed"),
+                            ("progression", "Progression"),
+                            ("toxicity", "Toxicity"),
+                            ("patient_choice", "Patient's choice"),
+                            ("death", "Death"),
+                            ("other", "Other"),
+                        ],
+                        default="",
+                        max_length=16,
+                    ),
+                ),
+                ("history_id", models.AutoField(primary_key=True, serialize=False)),
+                ("history_date", models.DateTimeField(db_index=True)),
+                ("history_change_reason", models.CharField(max_length=100, null=True)),
+                (
+                    "history_type",
+                    models.CharField(
+                        choices=[("+", "Created"), ("~", "Changed"), ("-", "Deleted")], max_length=1
+                    ),
+                ),
+                (
+                    "history_user",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="registry.patient",
+                    ),
+                ),
+            ],
+            options={
+                "verbose_name": "historical course",
+                "verbose_name_plural": "historical courses",
+                "ordering": ("-history_date", "-history_id"),
+                "get_latest_by": ("history_date", "history_id"),
+            },
+            bases=(simple_history.models.HistoricalChanges, models.Model),
+        ),
+        migrations.CreateModel(
+            name="HistoricalClinicalProgression",
+            fields=[
+                (
+                    "id",
+                    models.BigIntegerField(
+                        auto_created=True, blank=True, db_index=True, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(blank=True, editable=False)),
+                ("updated_at", models.DateTimeField(blank=True, editable=False)),
+                ("version", models.PositiveIntegerField(default=1)),
+                ("date", models.DateField()),
+                ("note", models.TextField(blank=True)),
+                ("history_id", models.AutoField(primary_key=True, serialize=False)),
+                ("history_date", models.DateTimeField(db_index=True)),
+                ("history_change_reason", models.CharField(max_length=100, null=True)),
+                (
+                    "history_type",
+                    models.CharField(
+                        choices=[("+", "Created"), ("~", "Changed"), ("-", "Deleted")], max_length=1
+                    ),
+                ),
+                (
+                    "history_user",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="registry.patient",
+                    ),
+                ),
+            ],
+            options={
+                "verbose_name": "historical clinical progression",
+                "verbose_name_plural": "historical clinical progressions",
+                "ordering": ("-history_date", "-history_id"),
+                "get_latest_by": ("history_date", "history_id"),
+            },
+            bases=(simple_history.models.HistoricalChanges, models.Model),
+        ),
+        migrations.CreateModel(
+            name="HistoricalAdverseEvent",
+            fields=[
+                (
+                    "id",
+                    models.BigIntegerField(
+                        auto_created=True, blank=True, db_index=True, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(blank=True, editable=False)),
+                ("updated_at", models.DateTimeField(blank=True, editable=False)),
+                ("version", models.PositiveIntegerField(default=1)),
+                ("term", models.CharField(max_length=200)),
+                ("grade", models.PositiveSmallIntegerField()),
+                ("onset", models.DateField()),
+                ("note", models.TextField(blank=True)),
+                ("history_id", models.AutoField(primary_key=True, serialize=False)),
+                ("history_date", models.DateTimeField(db_index=True)),
+                ("history_change_reason", models.CharField(max_length=100, null=True)),
+                (
+                    "history_type",
+                    models.CharField(
+                        choices=[("+", "Created"), ("~", "Changed"), ("-", "Deleted")], max_length=1
+                    ),
+                ),
+                (
+                    "history_user",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="registry.patient",
+                    ),
+                ),
+            ],
+            options={
+                "verbose_name": "historical adverse event",
+                "verbose_name_plural": "historical adverse events",
+                "ordering": ("-history_date", "-history_id"),
+                "get_latest_by": ("history_date", "history_id"),
             },
             bases=(simple_history.models.HistoricalChanges, models.Model),
         ),
         migrations.AddField(
-            model_name='course',
-            name='patient',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='courses', to='registry.patient'),
+            model_name="course",
+            name="patient",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="courses",
+                to="registry.patient",
+            ),
         ),
         migrations.CreateModel(
-            name='ClinicalProgression',
+            name="ClinicalProgression",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('version', models.PositiveIntegerField(default=1)),
-                ('date', models.DateField()),
-                ('note', models.TextField(blank=True)),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='clinical_progressions', to='registry.patient')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("version", models.PositiveIntegerField(default=1)),
+                ("date", models.DateField()),
+                ("note", models.TextField(blank=True)),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="clinical_progressions",
+                        to="registry.patient",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['patient', 'date'],
+                "ordering": ["patient", "date"],
             },
         ),
         migrations.CreateModel(
-            name='AdverseEvent',
+            name="AdverseEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('version', models.PositiveIntegerField(default=1)),
-                ('term', models.CharField(max_length=200)),
-                ('grade', models.PositiveSmallIntegerField()),
-                ('onset', models.DateField()),
-                ('note', models.TextField(blank=True)),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='adverse_events', to='registry.patient')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("version", models.PositiveIntegerField(default=1)),
+                ("term", models.CharField(max_length=200)),
+                ("grade", models.PositiveSmallIntegerField()),
+                ("onset", models.DateField()),
+                ("note", models.TextField(blank=True)),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="adverse_events",
+                        to="registry.patient",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['patient', 'onset'],
+                "ordering": ["patient", "onset"],
             },
         ),
         migrations.CreateModel(
-            name='PatientIdentity',
+            name="PatientIdentity",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('version', models.PositiveIntegerField(default=1)),
-                ('name', models.CharField(blank=True, max_length=200)),
-                ('hospital_number', models.CharField(blank=True, db_index=True, max_length=64)),
-                ('birth_date', models.DateField(blank=True, null=True)),
-                ('patient', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='identity', to='registry.patient')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("version", models.PositiveIntegerField(default=1)),
+                ("name", models.CharField(blank=True, max_length=200)),
+                ("hospital_number", models.CharField(blank=True, db_index=True, max_length=64)),
+                ("birth_date", models.DateField(blank=True, null=True)),
+                (
+                    "patient",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="identity",
+                        to="registry.patient",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'patient identities',
+                "verbose_name_plural": "patient identities",
             },
         ),
         migrations.CreateModel(
-            name='PatientState',
+            name="PatientState",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('stale', models.BooleanField(default=True)),
-                ('stale_since', models.DateTimeField(blank=True, null=True)),
-                ('computed_at', models.DateTimeField(blank=True, null=True)),
-                ('cumulative_activity_gbq', models.FloatField(default=0)),
-                ('quality_findings', models.JSONField(blank=True, default=list)),
-                ('last_error', models.TextField(blank=True)),
-                ('patient', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='state', to='registry.patient')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("stale", models.BooleanField(default=True)),
+                ("stale_since", models.DateTimeField(blank=True, null=True)),
+                ("computed_at", models.DateTimeField(blank=True, null=True)),
+                ("cumulative_activity_gbq", models.FloatField(default=0)),
+                ("quality_findings", models.JSONField(blank=True, default=list)),
+                ("last_error", models.TextField(blank=True)),
+                (
+                    "patient",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="state",
+                        to="registry.patient",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='ResponseOverride',
+            name="ResponseOverride",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('version', models.PositiveIntegerField(default=1)),
-                ('criteria', models.CharField(choices=[('swog', 'SWOG with minor response'), ('recist', 'RECIST 1.1')], max_length=8)),
-                ('response', models.CharField(choices=[('CR', 'Complete response'), ('PR', 'Partial response'), ('MR', 'Minor response'), ('SD', 'Stable disease'), ('PD', 'Progressive disease'), ('NE', 'Not evaluable')], max_length=2)),
-                ('reason', models.TextField()),
-                ('course', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='overrides', to='registry.course')),
-                ('decided_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("version", models.PositiveIntegerField(default=1)),
+                (
+                    "criteria",
+                    models.CharField(
+                        choices=[("swog", "SWOG with minor response"), ("recist", "RECIST 1.1")],
+                        max_length=8,
+                    ),
+                ),
+                (
+                    "response",
+                    models.CharField(
+                        choices=[
+                            ("CR", "Complete response"),
+                            ("PR", "Partial response"),
+                            ("MR", "Minor response"),
+                            ("SD", "Stable disease"),
+                            ("PD", "Progressive disease"),
+                            ("NE", "Not evaluable"),
+                        ],
+                        max_length=2,
+                    ),
+                ),
+                ("reason", models.TextField()),
+                (
+                    "course",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="overrides",
+                        to="registry.course",
+                    ),
+                ),
+                (
+                    "decided_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Scan',
+            name="Scan",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('version', models.PositiveIntegerField(default=1)),
-                ('date', models.DateField()),
-                ('modality', models.CharField(choices=[('CT', 'CT'), ('MRI', 'MRI'), ('SRS', 'Somatostatin receptor scintigraphy'), ('PET', 'PET')], max_length=3)),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='scans', to='registry.patient')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("version", models.PositiveIntegerField(default=1)),
+                ("date", models.DateField()),
+                (
+                    "modality",
+                    models.CharField(
+                        choices=[
+                            ("CT", "CT"),
+                            ("MRI", "MRI"),
+                            ("SRS", "Somatostatin receptor scintigraphy"),
+                            ("PET", "PET"),
+                        ],
+                        max_length=3,
+                    ),
+                ),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="scans",
+                        to="registry.patient",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['patient', 'date'],
+                "ordering": ["patient", "date"],
             },
         ),
         migrations.CreateModel(
-            name='LesionMeasurement',
+            name="LesionMeasurement",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('version', models.PositiveIntegerField(default=1)),
-                ('lesion', models.CharField(max_length=16)),
-                ('organ', models.CharField(blank=True, max_length=64)),
-                ('lymph_node', models.BooleanField(default=False)),
-                ('target', models.BooleanField(default=True)),
-                ('new', models.BooleanField(default=False)),
-                ('long_mm', models.FloatField(blank=True, null=True)),
-                ('short_mm', models.FloatField(blank=True, null=True)),
-                ('status', models.CharField(blank=True, choices=[('present', 'Present'), ('absent', 'Absent'), ('progression', 'Unequivocal progression')], default='', max_length=12)),
-                ('scan', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='lesions', to='registry.scan')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("version", models.PositiveIntegerField(default=1)),
+                ("lesion", models.CharField(max_length=16)),
+                ("organ", models.CharField(blank=True, max_length=64)),
+                ("lymph_node", models.BooleanField(default=False)),
+                ("target", models.BooleanField(default=True)),
+                ("new", models.BooleanField(default=False)),
+                ("long_mm", models.FloatField(blank=True, null=True)),
+                ("short_mm", models.FloatField(blank=True, null=True)),
+                (
+                    "status",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("present", "Present"),
+                            ("absent", "Absent"),
+                            ("progression", "Unequivocal progression"),
+                        ],
+                        default="",
+                        max_length=12,
+                    ),
+                ),
+                (
+                    "scan",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="lesions",
+                        to="registry.scan",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['scan', 'lesion'],
+                "ordering": ["scan", "lesion"],
             },
         ),
         migrations.CreateModel(
-            name='HistoricalLesionMeasurement',
+            name="HistoricalLesionMeasurement",
             fields=[
-                ('id', models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name='ID')),
-                ('created_at', models.DateTimeField(blank=True, editable=False)),
-                ('updated_at', models.DateTimeField(blank=True, editable=False)),
-                ('version', models.PositiveIntegerField(default=1)),
-                ('lesion', models.CharField(max_length=16)),
-                ('organ', models.CharField(blank=True, max_length=64)),
-                ('lymph_node', models.BooleanField(default=False)),
-                ('target', models.BooleanField(default=True)),
-                ('new', models.BooleanField(default=False)),
-                ('long_mm', models.FloatField(blank=True, null=True)),
-                ('short_mm', models.FloatField(blank=True, null=True)),
-                ('status', models.CharField(blank=True, choices=[('present', 'Present'), ('absent', 'Absent'), ('progression', 'Unequivocal progression')], default='', max_length=12)),
-                ('history_id', models.AutoField(primary_key=True, serialize=False)),
-                ('history_date', models.DateTimeField(db_index=True)),
-                ('history_change_reason', models.CharField(max_length=100, null=True)),
-                ('history_type', models.CharField(choices=[('+', 'Created'), ('~', 'Changed'), ('-', 'Deleted')], max_length=1)),
-                ('history_user', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('scan', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='registry.scan')),
+                (
+                    "id",
+                    models.BigIntegerField(
+                        auto_created=True, blank=True, db_index=True, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(blank=True, editable=False)),
+                ("updated_at", models.DateTimeField(blank=True, editable=False)),
+                ("version", models.PositiveIntegerField(default=1)),
+                ("lesion", models.CharField(max_length=16)),
+                ("organ", models.CharField(blank=True, max_length=64)),
+                ("lymph_node", models.BooleanField(default=False)),
+                ("target", models.BooleanField(default=True)),
+                ("new", models.BooleanField(default=False)),
+                ("long_mm", models.FloatField(blank=True, null=True)),
+                ("short_mm", models.FloatField(blank=True, null=True)),
+                (
+                    "status",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("present", "Present"),
+                            ("absent", "Absent"),
+                            ("progression", "Unequivocal progression"),
+                        ],
+                        default="",
+                        max_length=12,
+                    ),
+                ),
+                ("history_id", models.AutoField(primary_key=True, serialize=False)),
+                ("history_date", models.DateTimeField(db_index=True)),
+                ("history_change_reason", models.CharField(max_length=100, null=True)),
+                (
+                    "history_type",
+                    models.CharField(
+                        choices=[("+", "Created"), ("~", "Changed"), ("-", "Deleted")], max_length=1
+                    ),
+                ),
+                (
+                    "history_user",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "scan",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="registry.scan",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'historical lesion measurement',
-                'verbose_name_plural': 'historical lesion measurements',
-                'ordering': ('-history_date', '-history_id'),
-                'get_latest_by': ('history_date', 'history_id'),
+                "verbose_name": "historical lesion measurement",
+                "verbose_name_plural": "historical lesion measurements",
+                "ordering": ("-history_date", "-history_id"),
+                "get_latest_by": ("history_date", "history_id"),
             },
             bases=(simple_history.models.HistoricalChanges, models.Model),
         ),
         migrations.AddField(
-            model_name='patient',
-            name='site',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='patients', to='registry.site'),
+            model_name="patient",
+            name="site",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="patients",
+                to="registry.site",
+            ),
         ),
         migrations.CreateModel(
-            name='HistoricalPatient',
+            name="HistoricalPatient",
             fields=[
-                ('id', models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name='ID')),
-                ('created_at', models.DateTimeField(blank=True, editable=False)),
-                ('updated_at', models.DateTimeField(blank=True, editable=False)),
-                ('version', models.PositiveIntegerField(default=1)),
-                ('study_id', models.CharField(db_index=True, max_length=32)),
-                ('sex', models.CharField(blank=True, choices=[('F', 'Female'), ('M', 'Male'), ('U', 'Unknown')], default='', max_length=1)),
-                ('primary_site', models.CharField(choices=[('pancreas', 'Pancreas'), ('midgut', 'Midgut'), ('hindgut', 'Hindgut'), ('foregut_other', 'Foregut, other'), ('bronchial', 'Bronchial'), ('unknown_primary', 'Unknown primary'), ('other', 'Other')], max_length=20)),
-                ('diagnosis_date', models.DateField(blank=True, null=True)),
-                ('ki67_percent', models.FloatField(blank=True, null=True)),
-                ('weight_kg', models.FloatField(blank=True, null=True)),
-                ('last_follow_up', models.DateField(blank=True, null=True)),
-                ('death_date', models.DateField(blank=True, null=True)),
-                ('history_id', models.AutoField(primary_key=True, serialize=False)),
-                ('history_date', models.DateTimeField(db_index=True)),
-                ('history_change_reason', models.CharField(max_length=100, null=True)),
-                ('history_type', models.CharField(choices=[('+', 'Created'), ('~', 'Changed'), ('-', 'Deleted')], max_length=1)),
-                ('history_user', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('site', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='registry.site')),
+                (
+                    "id",
+                    models.BigIntegerField(
+                        auto_created=True, blank=True, db_index=True, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(blank=True, editable=False)),
+                ("updated_at", models.DateTimeField(blank=True, editable=False)),
+                ("version", models.PositiveIntegerField(default=1)),
+                ("study_id", models.CharField(db_index=True, max_length=32)),
+                (
+                    "sex",
+                    models.CharField(
+                        blank=True,
+                        choices=[("F", "Female"), ("M", "Male"), ("U", "Unknown")],
+                        default="",
+                        max_length=1,
+                    ),
+                ),
+                (
+                    "primary_site",
+                    models.CharField(
+                        choices=[
+                            ("pancreas", "Pancreas"),
+                            ("midgut", "Midgut"),
+                            ("hindgut", "Hindgut"),
+                            ("foregut_other", "Foregut, other"),
+                            ("bronchial", "Bronchial"),
+                            ("unknown_primary", "Unknown primary"),
+                            ("other", "Other"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("diagnosis_date", models.DateField(blank=True, null=True)),
+                ("ki67_percent", models.FloatField(blank=True, null=True)),
+                ("weight_kg", models.FloatField(blank=True, null=True)),
+                ("last_follow_up", models.DateField(blank=True, null=True)),
+                ("death_date", models.DateField(blank=True, null=True)),
+                ("history_id", models.AutoField(primary_key=True, serialize=False)),
+                ("history_date", models.DateTimeField(db_index=True)),
+                ("history_change_reason", models.CharField(max_length=100, null=True)),
+                (
+                    "history_type",
+                    models.CharField(
+                        choices=[("+", "Created"), ("~", "Changed"), ("-", "Deleted")], max_length=1
+                    ),
+                ),
+                (
+                    "history_user",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "site",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="registry.site",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'historical patient',
-                'verbose_name_plural': 'historical patients',
-                'ordering': ('-history_date', '-history_id'),
-                'get_latest_by': ('history_date', 'history_id'),
+                "verbose_name": "historical patient",
+                "verbose_name_plural": "historical patients",
+                "ordering": ("-history_date", "-history_id"),
+                "get_latest_by": ("history_date", "history_id"),
             },
             bases=(simple_history.models.HistoricalChanges, models.Model),
         ),
         migrations.CreateModel(
-            name='StaffProfile',
+            name="StaffProfile",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('role', models.CharField(choices=[('clinician', 'Clinician'), ('research', 'Research staff'), ('admin', 'Administrator')], default='clinician', max_length=16)),
-                ('preferred_units', models.JSONField(blank=True, default=dict)),
-                ('sites', models.ManyToManyField(blank=True, related_name='staff', to='registry.site')),
-                ('user', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='staff_profile', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[
+                            ("clinician", "Clinician"),
+                            ("research", "Research staff"),
+                            ("admin", "Administrator"),
+                        ],
+                        default="clinician",
+                        max_length=16,
+                    ),
+                ),
+                ("preferred_units", models.JSONField(blank=True, default=dict)),
+                (
+                    "sites",
+                    models.ManyToManyField(blank=True, related_name="staff", to="registry.site"),
+                ),
+                (
+                    "user",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="staff_profile",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='TimePointResponse',
+            name="TimePointResponse",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('criteria', models.CharField(choices=[('swog', 'SWOG with minor response'), ('recist', 'RECIST 1.1')], max_length=8)),
-                ('response', models.CharField(choices=[('CR', 'Complete response'), ('PR', 'Partial response'), ('MR', 'Minor response'), ('SD', 'Stable disease'), ('PD', 'Progressive disease'), ('NE', 'Not evaluable')], max_length=2)),
-                ('reason', models.TextField(blank=True)),
-                ('total_mm', models.FloatField(blank=True, null=True)),
-                ('pct_vs_baseline', models.FloatField(blank=True, null=True)),
-                ('pct_vs_nadir', models.FloatField(blank=True, null=True)),
-                ('days_from_start', models.IntegerField()),
-                ('course', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='time_points', to='registry.course')),
-                ('scan', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='time_points', to='registry.scan')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "criteria",
+                    models.CharField(
+                        choices=[("swog", "SWOG with minor response"), ("recist", "RECIST 1.1")],
+                        max_length=8,
+                    ),
+                ),
+                (
+                    "response",
+                    models.CharField(
+                        choices=[
+                            ("CR", "Complete response"),
+                            ("PR", "Partial response"),
+                            ("MR", "Minor response"),
+                            ("SD", "Stable disease"),
+                            ("PD", "Progressive disease"),
+                            ("NE", "Not evaluable"),
+                        ],
+                        max_length=2,
+                    ),
+                ),
+                ("reason", models.TextField(blank=True)),
+                ("total_mm", models.FloatField(blank=True, null=True)),
+                ("pct_vs_baseline", models.FloatField(blank=True, null=True)),
+                ("pct_vs_nadir", models.FloatField(blank=True, null=True)),
+                ("days_from_start", models.IntegerField()),
+                (
+                    "course",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="time_points",
+                        to="registry.course",
+                    ),
+                ),
+                (
+                    "scan",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="time_points",
+                        to="registry.scan",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['course', 'scan__date', 'criteria'],
+                "ordering": ["course", "scan__date", "criteria"],
             },
         ),
         migrations.CreateModel(
-            name='Cycle',
+            name="Cycle",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('version', models.PositiveIntegerField(default=1)),
-                ('date', models.DateField()),
-                ('administered_gbq', models.FloatField()),
-                ('radiopharmaceutical', models.CharField(default='177Lu-octreotate', max_length=64)),
-                ('note', models.TextField(blank=True)),
-                ('warning_reason', models.TextField(blank=True)),
-                ('course', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='cycles', to='registry.course')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("version", models.PositiveIntegerField(default=1)),
+                ("date", models.DateField()),
+                ("administered_gbq", models.FloatField()),
+                (
+                    "radiopharmaceutical",
+                    models.CharField(default="177Lu-octreotate", max_length=64),
+                ),
+                ("note", models.TextField(blank=True)),
+                ("warning_reason", models.TextField(blank=True)),
+                (
+                    "course",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="cycles",
+                        to="registry.course",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['course', 'date'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('administered_gbq__gt', 0), ('administered_gbq__lte', 15)), name='cycle_activity_range'), models.UniqueConstraint(fields=('course', 'date'), name='cycle_one_per_course_date')],
+                "ordering": ["course", "date"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("administered_gbq__gt", 0), ("administered_gbq__lte", 15)
+                        ),
+                        name="cycle_activity_range",
+                    ),
+                    models.UniqueConstraint(
+                        fields=("course", "date"), name="cycle_one_per_course_date"
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='LabResult',
+            name="ExportJob",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('version', models.PositiveIntegerField(default=1)),
-                ('date', models.DateField()),
-                ('analyte', models.CharField(choices=[('hemoglobin', 'Hemoglobin'), ('platelets', 'Platelets'), ('wbc', 'White blood cells'), ('neutrophils', 'Neutrophils'), ('lymphocytes', 'Lymphocytes'), ('creatinine', 'Creatinine'), ('egfr', 'eGFR'), ('alt', 'ALT'), ('ast', 'AST'), ('bilirubin', 'Bilirubin'), ('alp', 'Alkaline phosphatase'), ('chromogranin_a', 'Chromogranin A')], max_length=16)),
-                ('value', models.FloatField()),
-                ('unit', models.CharField(max_length=16)),
-                ('canonical_value', models.FloatField(blank=True)),
-                ('lln', models.FloatField(blank=True, null=True)),
-                ('uln', models.FloatField(blank=True, null=True)),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='labs', to='registry.patient')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("done", "Done"),
+                            ("failed", "Failed"),
+                        ],
+                        default="queued",
+                        max_length=8,
+                    ),
+                ),
+                ("progress", models.FloatField(default=0)),
+                ("params", models.JSONField(blank=True, default=dict)),
+                ("file_path", models.CharField(blank=True, max_length=500)),
+                ("error", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['patient', 'date', 'analyte'],
-                'indexes': [models.Index(fields=['patient', 'date'], name='lab_patient_date')],
-                'constraints': [models.CheckConstraint(condition=models.Q(('value__gte', 0)), name='lab_value_not_negative'), models.CheckConstraint(condition=models.Q(('canonical_value__gte', 0)), name='lab_canonical_not_negative'), models.CheckConstraint(condition=models.Q(('lln__isnull', True), ('lln__gte', 0), _connector='OR'), name='lab_lln_not_negative'), models.CheckConstraint(condition=models.Q(('uln__isnull', True), ('uln__gte', 0), _connector='OR'), name='lab_uln_not_negative'), models.CheckConstraint(condition=models.Q(('analyte__in', ['hemoglobin', 'platelets', 'wbc', 'neutrophils', 'lymphocytes', 'creatinine', 'egfr', 'alt', 'ast', 'bilirubin', 'alp', 'chromogranin_a'])), name='lab_analyte_valid')],
+                "ordering": ["-created_at"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("progress__gte", 0), ("progress__lte", 1)),
+                        name="exportjob_progress_range",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='CourseOutcome',
+            name="ImportJob",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('phase', models.CharField(choices=[('regular', 'Regular'), ('salvage', 'Salvage')], max_length=8)),
-                ('round', models.PositiveSmallIntegerField()),
-                ('start', models.DateField()),
-                ('last_cycle', models.DateField()),
-                ('window_end', models.DateField(blank=True, null=True)),
-                ('cycles', models.PositiveSmallIntegerField()),
-                ('activity_gbq', models.FloatField()),
-                ('intended_activity_reached', models.BooleanField(null=True)),
-                ('cumulative_activity_before_gbq', models.FloatField(default=0)),
-                ('best_swog', models.CharField(choices=[('CR', 'Complete response'), ('PR', 'Partial response'), ('MR', 'Minor response'), ('SD', 'Stable disease'), ('PD', 'Progressive disease'), ('NE', 'Not evaluable')], max_length=2)),
-                ('best_swog_computed', models.CharField(choices=[('CR', 'Complete response'), ('PR', 'Partial response'), ('MR', 'Minor response'), ('SD', 'Stable disease'), ('PD', 'Progressive disease'), ('NE', 'Not evaluable')], max_length=2)),
-                ('best_swog_reason', models.TextField(blank=True)),
-                ('best_swog_pct_change', models.FloatField(blank=True, null=True)),
-                ('best_recist', models.CharField(choices=[('CR', 'Complete response'), ('PR', 'Partial response'), ('MR', 'Minor response'), ('SD', 'Stable disease'), ('PD', 'Progressive disease'), ('NE', 'Not evaluable')], max_length=2)),
-                ('best_recist_computed', models.CharField(choices=[('CR', 'Complete response'), ('PR', 'Partial response'), ('MR', 'Minor response'), ('SD', 'Stable disease'), ('PD', 'Progressive disease'), ('NE', 'Not evaluable')], max_length=2)),
-                ('best_recist_reason', models.TextField(blank=True)),
-                ('best_recist_pct_change', models.FloatField(blank=True, null=True)),
-                ('overridden', models.BooleanField(default=False)),
-                ('grade_hematologic', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('grade_hemoglobin', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('grade_platelets', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('grade_wbc', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('grade_neutrophils', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('grade_lymphocytes', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('grade_creatinine', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('grade_alt', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('grade_ast', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('grade_bilirubin', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('progression_date_swog', models.DateField(blank=True, null=True)),
-                ('progression_date_recist', models.DateField(blank=True, null=True)),
-                ('ttp_swog_months', models.FloatField(blank=True, null=True)),
-                ('ttp_swog_event', models.BooleanField(default=False)),
-                ('ttp_recist_months', models.FloatField(blank=True, null=True)),
-                ('ttp_recist_event', models.BooleanField(default=False)),
-                ('pfs_swog_months', models.FloatField(blank=True, null=True)),
-                ('pfs_swog_event', models.BooleanField(default=False)),
-                ('pfs_recist_months', models.FloatField(blank=True, null=True)),
-                ('pfs_recist_event', models.BooleanField(default=False)),
-                ('os_months', models.FloatField(blank=True, null=True)),
-                ('os_event', models.BooleanField(default=False)),
-                ('follow_up_months', models.FloatField(blank=True, null=True)),
-                ('course', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='outcome', to='registry.course')),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='course_outcomes', to='registry.patient')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("done", "Done"),
+                            ("failed", "Failed"),
+                        ],
+                        default="queued",
+                        max_length=8,
+                    ),
+                ),
+                ("progress", models.FloatField(default=0)),
+                ("document", models.JSONField(blank=True, null=True)),
+                ("errors", models.JSONField(blank=True, default=list)),
+                ("created", models.PositiveIntegerField(default=0)),
+                ("updated", models.PositiveIntegerField(default=0)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['patient', 'start'],
-                'indexes': [models.Index(fields=['phase', 'round'], name='outcome_phase_round')],
+                "ordering": ["-created_at"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("progress__gte", 0), ("progress__lte", 1)),
+                        name="importjob_progress_range",
+                    )
+                ],
+            },
+        ),
+        migrations.CreateModel(
+            name="LabResult",
+            fields=[
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("version", models.PositiveIntegerField(default=1)),
+                ("date", models.DateField()),
+                (
+                    "analyte",
+                    models.CharField(
+                        choices=[
+                            ("hemoglobin", "Hemoglobin"),
+                            ("platelets", "Platelets"),
+                            ("wbc", "White blood cells"),
+                            ("neutrophils", "Neutrophils"),
+                            ("lymphocytes", "Lymphocytes"),
+                            ("creatinine", "Creatinine"),
+                            ("egfr", "eGFR"),
+                            ("alt", "ALT"),
+                            ("ast", "AST"),
+                            ("bilirubin", "Bilirubin"),
+                            ("alp", "Alkaline phosphatase"),
+                            ("chromogranin_a", "Chromogranin A"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("value", models.FloatField()),
+                ("unit", models.CharField(max_length=16)),
+                ("canonical_value", models.FloatField(blank=True)),
+                ("lln", models.FloatField(blank=True, null=True)),
+                ("uln", models.FloatField(blank=True, null=True)),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="labs",
+                        to="registry.patient",
+                    ),
+                ),
+            ],
+            options={
+                "ordering": ["patient", "date", "analyte"],
+                "indexes": [models.Index(fields=["patient", "date"], name="lab_patient_date")],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("value__gte", 0)), name="lab_value_not_negative"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("canonical_value__gte", 0)),
+                        name="lab_canonical_not_negative",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("lln__isnull", True), ("lln__gte", 0), _connector="OR"),
+                        name="lab_lln_not_negative",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("uln__isnull", True), ("uln__gte", 0), _connector="OR"),
+                        name="lab_uln_not_negative",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            (
+                                "analyte__in",
+                                [
+                                    "hemoglobin",
+                                    "platelets",
+                                    "wbc",
+                                    "neutrophils",
+                                    "lymphocytes",
+                                    "creatinine",
+                                    "egfr",
+                                    "alt",
+                                    "ast",
+                                    "bilirubin",
+                                    "alp",
+                                    "chromogranin_a",
+                                ],
+                            )
+                        ),
+                        name="lab_analyte_valid",
+                    ),
+                ],
+            },
+        ),
+        migrations.CreateModel(
+            name="CourseOutcome",
+            fields=[
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "phase",
+                    models.CharField(
+                        choices=[("regular", "Regular"), ("salvage", "Salvage")], max_length=8
+                    ),
+                ),
+                ("round", models.PositiveSmallIntegerField()),
+                ("start", models.DateField()),
+                ("last_cycle", models.DateField()),
+                ("window_end", models.DateField(blank=True, null=True)),
+                ("cycles", models.PositiveSmallIntegerField()),
+                ("activity_gbq", models.FloatField()),
+                ("intended_activity_reached", models.BooleanField(null=True)),
+                ("cumulative_activity_before_gbq", models.FloatField(default=0)),
+                (
+                    "best_swog",
+                    models.CharField(
+                        choices=[
+                            ("CR", "Complete response"),
+                            ("PR", "Partial response"),
+                            ("MR", "Minor response"),
+                            ("SD", "Stable disease"),
+                            ("PD", "Progressive disease"),
+                            ("NE", "Not evaluable"),
+                        ],
+                        max_length=2,
+                    ),
+                ),
+                (
+                    "best_swog_computed",
+                    models.CharField(
+                        choices=[
+                            ("CR", "Complete response"),
+                            ("PR", "Partial response"),
+                            ("MR", "Minor response"),
+                            ("SD", "Stable disease"),
+                            ("PD", "Progressive disease"),
+                            ("NE", "Not evaluable"),
+                        ],
+                        max_length=2,
+                    ),
+                ),
+                ("best_swog_reason", models.TextField(blank=True)),
+                ("best_swog_pct_change", models.FloatField(blank=True, null=True)),
+                (
+                    "best_recist",
+                    models.CharField(
+                        choices=[
+                            ("CR", "Complete response"),
+                            ("PR", "Partial response"),
+                            ("MR", "Minor response"),
+                            ("SD", "Stable disease"),
+                            ("PD", "Progressive disease"),
+                            ("NE", "Not evaluable"),
+                        ],
+                        max_length=2,
+                    ),
+                ),
+                (
+                    "best_recist_computed",
+                    models.CharField(
+                        choices=[
+                            ("CR", "Complete response"),
+                            ("PR", "Partial response"),
+                            ("MR", "Minor response"),
+                            ("SD", "Stable disease"),
+                            ("PD", "Progressive disease"),
+                            ("NE", "Not evaluable"),
+                        ],
+                        max_length=2,
+                    ),
+                ),
+                ("best_recist_reason", models.TextField(blank=True)),
+                ("best_recist_pct_change", models.FloatField(blank=True, null=True)),
+                ("overridden", models.BooleanField(default=False)),
+                ("grade_hematologic", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("grade_hemoglobin", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("grade_platelets", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("grade_wbc", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("grade_neutrophils", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("grade_lymphocytes", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("grade_creatinine", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("grade_alt", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("grade_ast", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("grade_bilirubin", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("progression_date_swog", models.DateField(blank=True, null=True)),
+                ("progression_date_recist", models.DateField(blank=True, null=True)),
+                ("ttp_swog_months", models.FloatField(blank=True, null=True)),
+                ("ttp_swog_event", models.BooleanField(default=False)),
+                ("ttp_recist_months", models.FloatField(blank=True, null=True)),
+                ("ttp_recist_event", models.BooleanField(default=False)),
+                ("pfs_swog_months", models.FloatField(blank=True, null=True)),
+                ("pfs_swog_event", models.BooleanField(default=False)),
+                ("pfs_recist_months", models.FloatField(blank=True, null=True)),
+                ("pfs_recist_event", models.BooleanField(default=False)),
+                ("os_months", models.FloatField(blank=True, null=True)),
+                ("os_event", models.BooleanField(default=False)),
+                ("follow_up_months", models.FloatField(blank=True, null=True)),
+                (
+                    "course",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="outcome",
+                        to="registry.course",
+                    ),
+                ),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="course_outcomes",
+                        to="registry.patient",
+                    ),
+                ),
+            ],
+            options={
+                "ordering": ["patient", "start"],
+                "indexes": [models.Index(fields=["phase", "round"], name="outcome_phase_round")],
             },
         ),
         migrations.AddConstraint(
-            model_name='course',
-            constraint=models.CheckConstraint(condition=models.Q(('intended_activity_gbq__isnull', True), models.Q(('intended_activity_gbq__gt', 0), ('intended_activity_gbq__lte', 100)), _connector='OR'), name='course_intended_activity_range'),
+            model_name="course",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("intended_activity_gbq__isnull", True),
+                    models.Q(("intended_activity_gbq__gt", 0), ("intended_activity_gbq__lte", 100)),
+                    _connector="OR",
+                ),
+                name="course_intended_activity_range",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='course',
-            constraint=models.CheckConstraint(condition=models.Q(('phase__in', ['regular', 'salvage'])), name='course_phase_valid'),
+            model_name="course",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("phase__in", ["regular", "salvage"])), name="course_phase_valid"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='course',
-            constraint=models.CheckConstraint(condition=models.Q(('stop_reason__in', ['completed', 'progression', 'toxicity', 'patient_choice', 'death', 'other', ''])), name='course_stop_reason_valid'),
+            model_name="course",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    (
+                        "stop_reason__in",
+                        [
+                            "completed",
+                            "progression",
+                            "toxicity",
+                            "patient_choice",
+                            "death",
+                            "other",
+                            "",
+                        ],
+                    )
+                ),
+                name="course_stop_reason_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='adverseevent',
-            constraint=models.CheckConstraint(condition=models.Q(('grade__gte', 1), ('grade__lte', 5)), name='adverse_event_grade_range'),
+            model_name="adverseevent",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("grade__gte", 1), ("grade__lte", 5)),
+                name="adverse_event_grade_range",
+            ),
         ),
         migrations.AddIndex(
-            model_name='patientstate',
-            index=models.Index(condition=models.Q(('stale', True)), fields=['stale_since'], name='state_stale_since'),
+            model_name="patientstate",
+            index=models.Index(
+                condition=models.Q(("stale", True)),
+                fields=["stale_since"],
+                name="state_stale_since",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='responseoverride',
-            constraint=models.UniqueConstraint(fields=('course', 'criteria'), name='override_once_per_course_criteria'),
+            model_name="responseoverride",
+            constraint=models.UniqueConstraint(
+                fields=("course", "criteria"), name="override_once_per_course_criteria"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='responseoverride',
-            constraint=models.CheckConstraint(condition=models.Q(('reason', ''), _negated=True), name='override_reason_required'),
+            model_name="responseoverride",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("reason", ""), _negated=True), name="override_reason_required"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='responseoverride',
-            constraint=models.CheckConstraint(condition=models.Q(('response__in', ['CR', 'PR', 'MR', 'SD', 'PD', 'NE'])), name='override_response_valid'),
+            model_name="responseoverride",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("response__in", ["CR", "PR", "MR", "SD", "PD", "NE"])),
+                name="override_response_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='responseoverride',
-            constraint=models.CheckConstraint(condition=models.Q(('criteria__in', ['swog', 'recist'])), name='override_criteria_valid'),
+            model_name="responseoverride",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("criteria__in", ["swog", "recist"])),
+                name="override_criteria_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='responseoverride',
-            constraint=models.CheckConstraint(condition=models.Q(('criteria', 'recist'), ('response', 'MR'), _negated=True), name='override_no_mr_in_recist'),
+            model_name="responseoverride",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("criteria", "recist"), ("response", "MR"), _negated=True),
+                name="override_no_mr_in_recist",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='scan',
-            constraint=models.CheckConstraint(condition=models.Q(('modality__in', ['CT', 'MRI', 'SRS', 'PET'])), name='scan_modality_valid'),
+            model_name="scan",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("modality__in", ["CT", "MRI", "SRS", "PET"])),
+                name="scan_modality_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='lesionmeasurement',
-            constraint=models.UniqueConstraint(fields=('scan', 'lesion'), name='lesion_once_per_scan'),
+            model_name="lesionmeasurement",
+            constraint=models.UniqueConstraint(
+                fields=("scan", "lesion"), name="lesion_once_per_scan"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='lesionmeasurement',
-            constraint=models.CheckConstraint(condition=models.Q(('long_mm__isnull', True), models.Q(('long_mm__gte', 0), ('long_mm__lte', 1000)), _connector='OR'), name='lesion_long_mm_range'),
+            model_name="lesionmeasurement",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("long_mm__isnull", True),
+                    models.Q(("long_mm__gte", 0), ("long_mm__lte", 1000)),
+                    _connector="OR",
+                ),
+                name="lesion_long_mm_range",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='lesionmeasurement',
-            constraint=models.CheckConstraint(condition=models.Q(('short_mm__isnull', True), models.Q(('short_mm__gte', 0), ('short_mm__lte', 1000)), _connector='OR'), name='lesion_short_mm_range'),
+            model_name="lesionmeasurement",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("short_mm__isnull", True),
+                    models.Q(("short_mm__gte", 0), ("short_mm__lte", 1000)),
+                    _connector="OR",
+                ),
+                name="lesion_short_mm_range",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='lesionmeasurement',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['present', 'absent', 'progression', ''])), name='lesion_status_valid'),
+            model_name="lesionmeasurement",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("status__in", ["present", "absent", "progression", ""])),
+                name="lesion_status_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='patient',
-            constraint=models.CheckConstraint(condition=models.Q(('death_date__isnull', True), ('diagnosis_date__isnull', True), ('death_date__gte', models.F('diagnosis_date')), _connector='OR'), name='patient_death_not_before_diagnosis'),
+            model_name="patient",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("death_date__isnull", True),
+                    ("diagnosis_date__isnull", True),
+                    ("death_date__gte", models.F("diagnosis_date")),
+                    _connector="OR",
+                ),
+                name="patient_death_not_before_diagnosis",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='patient',
-            constraint=models.CheckConstraint(condition=models.Q(('ki67_percent__isnull', True), models.Q(('ki67_percent__gte', 0), ('ki67_percent__lte', 100)), _connector='OR'), name='patient_ki67_percent_range'),
+            model_name="patient",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("ki67_percent__isnull", True),
+                    models.Q(("ki67_percent__gte", 0), ("ki67_percent__lte", 100)),
+                    _connector="OR",
+                ),
+                name="patient_ki67_percent_range",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='patient',
-            constraint=models.CheckConstraint(condition=models.Q(('weight_kg__isnull', True), models.Q(('weight_kg__gt', 0), ('weight_kg__lte', 500)), _connector='OR'), name='patient_weight_plausible'),
+            model_name="patient",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("weight_kg__isnull", True),
+                    models.Q(("weight_kg__gt", 0), ("weight_kg__lte", 500)),
+                    _connector="OR",
+                ),
+                name="patient_weight_plausible",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='patient',
-            constraint=models.CheckConstraint(condition=models.Q(('sex__in', ['F', 'M', 'U', ''])), name='patient_sex_valid'),
+            model_name="patient",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("sex__in", ["F", "M", "U", ""])), name="patient_sex_valid"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='patient',
-            constraint=models.CheckConstraint(condition=models.Q(('primary_site__in', ['pancreas', 'midgut', 'hindgut', 'foregut_other', 'bronchial', 'unknown_primary', 'other'])), name='patient_primary_site_valid'),
+            model_name="patient",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    (
+                        "primary_site__in",
+                        [
+                            "pancreas",
+                            "midgut",
+                            "hindgut",
+                            "foregut_other",
+                            "bronchial",
+                            "unknown_primary",
+                            "other",
+                        ],
+                    )
+                ),
+                name="patient_primary_site_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='staffprofile',
-            constraint=models.CheckConstraint(condition=models.Q(('role__in', ['clinician', 'research', 'admin'])), name='staffprofile_role_valid'),
+            model_name="staffprofile",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("role__in", ["clinician", "research", "admin"])),
+                name="staffprofile_role_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='timepointresponse',
-            constraint=models.UniqueConstraint(fields=('course', 'scan', 'criteria'), name='time_point_once_per_scan_criteria'),
+            model_name="timepointresponse",
+            constraint=models.UniqueConstraint(
+                fields=("course", "scan", "criteria"), name="time_point_once_per_scan_criteria"
+            ),
         ),
     ]

@@ -2,6 +2,7 @@
 
 from .events import AdverseEvent, ClinicalProgression, Criteria, ResponseCode, ResponseOverride
 from .imaging import LesionMeasurement, Modality, NonTargetStatus, Scan
+from .jobs import ExportJob, ImportJob, JobStatus
 from .labs import Analyte, LabResult
 from .outcomes import CourseOutcome, PatientState, TimePointResponse
 from .patients import Patient, PatientIdentity, PrimarySite, Sex
@@ -16,6 +17,9 @@ __all__ = [
     "CourseOutcome",
     "Criteria",
     "Cycle",
+    "ExportJob",
+    "ImportJob",
+    "JobStatus",
     "LabResult",
     "LesionMeasurement",
     "Modality",
