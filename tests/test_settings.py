@@ -1,0 +1,78 @@
+"""Settings come from the environment (CONTRACT.md, "Running it")."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from registry.settings import envbool, envint, envlist, envsecret
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def settings_in_subprocess(env: dict[str, str], expression: str) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "LUTETIA_TESTING"))}
+    for key in ("DATABASE_URL", "CELERY_BROKER_URL", "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS"):
+        clean.pop(key, None)
+    clean.update(env)
+    code = f"import registry.settings as s; print({expression})"
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=clean, capture_output=True, text=True
+    )
+
+
+def test_typed_helpers(monkeypatch):
+    monkeypatch.setenv("X_BOOL", "yes")
+    monkeypatch.setenv("X_INT", "42")
+    monkeypatch.setenv("X_LIST", "a.example, b.example,")
+    assert envbool("X_BOOL", False) is True
+    assert envbool("X_MISSING", True) is True
+    assert envint("X_INT", 0) == 42
+    assert envlist("X_LIST", []) == ["a.example", "b.example"]
+
+
+def test_secret_from_file(monkeypatch, tmp_path):
+    secret = tmp_path / "key"
+    secret.write_text("s3cret\n")
+    monkeypatch.delenv("X_SECRET", raising=False)
+    monkeypatch.setenv("X_SECRET_FILE", str(secret))
+    assert envsecret("X_SECRET") == "s3cret"
+
+
+def test_secret_key_required_when_debug_is_off():
+    result = settings_in_subprocess({"DEBUG": "0"}, "s.SECRET_KEY")
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set" in result.stderr
+
+
+def test_embedded_defaults_sqlite_and_eager_tasks():
+    result = settings_in_subprocess(
+        {"DEBUG": "1"},
+        "s.DATABASES['default']['ENGINE'], s.CELERY_TASK_ALWAYS_EAGER",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "sqlite3" in result.stdout and "True" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("url", "engine"),
+    [
+        ("postgres://u:p@db.example:5432/lut", "django.db.backends.postgresql"),
+        ("sqlite:////tmp/x.sqlite3", "django.db.backends.sqlite3"),
+    ],
+)
+def test_database_url(url, engine):
+    result = settings_in_subprocess(
+        {"DEBUG": "1", "DATABASE_URL": url}, "s.DATABASES['default']['ENGINE']"
+    )
+    assert result.stdout.strip() == engine, result.stderr
+
+
+def test_broker_turns_eager_mode_off():
+    result = settings_in_subprocess(
+        {"SECRET_KEY": "x" * 50, "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0"},
+        "s.CELERY_TASK_ALWAYS_EAGER, s.DEBUG",
+    )
+    assert result.stdout.strip() == "False False", result.stderr
