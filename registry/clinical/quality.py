@@ -1,0 +1,162 @@
+"""Data-quality findings of a patient (CLINICAL.md §8).
+
+Decisions beyond CLINICAL.md's text:
+
+- "Blood count" means a hemoglobin, platelets, wbc, neutrophils or
+  lymphocytes value dated after the cycle and at most 56 days (8 weeks) after
+  it.  With `today` given, a cycle less than 8 weeks old is not yet flagged.
+- "Last follow-up older than 12 months" means more than 12 months of 30.4375
+  days before `today`; without `today` the check is skipped.  A living patient
+  with no last follow-up at all is flagged too.
+- Each finding has a stable `code`; the message is for people.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import TYPE_CHECKING
+
+from registry.clinical.courses import months_between, schedule_courses
+from registry.clinical.facts import CycleFact, PatientFacts
+from registry.clinical.response import (
+    missing_targets,
+    recist_target_observations,
+    select_baseline_scan,
+    select_follow_up_scans,
+)
+
+if TYPE_CHECKING:
+    from registry.clinical.timeline import PatientOutcome
+
+BLOOD_COUNT_ANALYTES: frozenset[str] = frozenset(
+    {"hemoglobin", "platelets", "wbc", "neutrophils", "lymphocytes"}
+)
+BLOOD_COUNT_DAYS = 56
+FOLLOW_UP_OVERDUE_MONTHS = 12.0
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One data-quality finding (CLINICAL.md §8)."""
+
+    code: str
+    message: str
+    course_key: int | None = None
+    scan_key: int | None = None
+
+
+def findings(
+    facts: PatientFacts, outcome: PatientOutcome | None = None, *, today: date | None = None
+) -> list[Finding]:
+    """Data-quality findings of one patient (CLINICAL.md §8, plus §2b and §3 warnings).
+
+    Codes: `course_without_cycles`, `no_baseline_scan`,
+    `cycle_without_blood_count`, `follow_up_missing_target`,
+    `recist_too_many_targets`, `recist_too_many_targets_in_organ`,
+    `recist_target_not_measurable`, `course_without_prior_progression`,
+    `last_follow_up_before_course`, `no_last_follow_up`, `follow_up_overdue`.
+    `outcome` (from `timeline.evaluate_patient`) supplies the progression
+    dates under the chosen criteria; it is computed when not given.
+    """
+    if outcome is None:
+        # Imported here: timeline imports this module to attach findings.
+        from registry.clinical.timeline import evaluate_patient
+
+        outcome = evaluate_patient(facts)
+    found: list[Finding] = []
+    for course in facts.courses:
+        if not course.cycles:
+            found.append(
+                Finding("course_without_cycles", "Course has no cycles recorded.", course.key)
+            )
+    scheduled = schedule_courses(facts.courses)
+    by_key = {c.course_key: c for c in outcome.courses}
+    seen_baselines: set[int] = set()
+    for i, sc in enumerate(scheduled):
+        label = f"{sc.phase} course {sc.round} ({sc.start.isoformat()})"
+        baseline = select_baseline_scan(facts.scans, sc.start)
+        if baseline is None:
+            found.append(
+                Finding(
+                    "no_baseline_scan",
+                    f"The {label} has no baseline scan in the 120 days before its start.",
+                    sc.key,
+                )
+            )
+        else:
+            if baseline.key not in seen_baselines:
+                seen_baselines.add(baseline.key)
+                found.extend(
+                    Finding(o.code, o.message, sc.key, o.scan_key)
+                    for o in recist_target_observations(baseline)
+                )
+            for scan in select_follow_up_scans(facts.scans, sc.start, sc.window_end):
+                missing = missing_targets(baseline, scan)
+                if missing:
+                    found.append(
+                        Finding(
+                            "follow_up_missing_target",
+                            f"Scan of {scan.date.isoformat()} does not list baseline target "
+                            f"{', '.join(missing)} ({label}); it is not evaluated.",
+                            sc.key,
+                            scan.key,
+                        )
+                    )
+        if i > 0:
+            previous = by_key.get(scheduled[i - 1].key)
+            if (
+                previous is not None
+                and previous.progression_date.get(previous.progression_criteria) is None
+            ):
+                found.append(
+                    Finding(
+                        "course_without_prior_progression",
+                        f"The {label} started without a recorded progression after the "
+                        f"previous course; that course's TTP is censored on "
+                        f"{(sc.start - timedelta(days=1)).isoformat()}.",
+                        sc.key,
+                    )
+                )
+        if facts.last_follow_up is not None and facts.last_follow_up < sc.start:
+            found.append(
+                Finding(
+                    "last_follow_up_before_course",
+                    f"Last follow-up {facts.last_follow_up.isoformat()} is before the start "
+                    f"of the {label}.",
+                    sc.key,
+                )
+            )
+        found.extend(_blood_count_findings(facts, sc.key, sc.course.cycles, today))
+    if facts.death_date is None and today is not None:
+        if facts.last_follow_up is None:
+            found.append(Finding("no_last_follow_up", "No last follow-up date is recorded."))
+        elif months_between(facts.last_follow_up, today) > FOLLOW_UP_OVERDUE_MONTHS:
+            found.append(
+                Finding(
+                    "follow_up_overdue",
+                    f"Last follow-up {facts.last_follow_up.isoformat()} is more than "
+                    f"{FOLLOW_UP_OVERDUE_MONTHS:g} months ago.",
+                )
+            )
+    return found
+
+
+def _blood_count_findings(
+    facts: PatientFacts, course_key: int, cycles: tuple[CycleFact, ...], today: date | None
+) -> list[Finding]:
+    counts = sorted(lab.date for lab in facts.labs if lab.analyte in BLOOD_COUNT_ANALYTES)
+    found: list[Finding] = []
+    for cycle in sorted(cycles, key=lambda c: c.date):
+        until = cycle.date + timedelta(days=BLOOD_COUNT_DAYS)
+        if today is not None and until > today:
+            continue
+        if not any(cycle.date < d <= until for d in counts):
+            found.append(
+                Finding(
+                    "cycle_without_blood_count",
+                    f"No blood count in the 8 weeks after the cycle of {cycle.date.isoformat()}.",
+                    course_key,
+                )
+            )
+    return found

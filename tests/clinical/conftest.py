@@ -1,0 +1,14 @@
+"""Shared helpers of the clinical-engine tests (pure Python, no Django)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+SHARED = Path(__file__).resolve().parents[2].parent / "shared"
+REFERENCE = SHARED / "reference"
+
+
+def load_reference(name: str) -> Any:
+    return json.loads((REFERENCE / name).read_text())
