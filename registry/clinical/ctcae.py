@@ -16,6 +16,9 @@ Decisions beyond the table (CLINICAL.md leaves them open):
   normal-baseline rows apply.
 - Count analytes are compared in the canonical unit (10^9/L) after rounding
   to 6 decimals, so /mm3 and 10^3/uL grade as their 10^9/L value does.
+- A lab's own LLN/ULN of 0 (the interchange format allows it) is no range at
+  all: it is treated as "carries none" and the §5 default applies, so no
+  entered value can make grading divide by zero.
 """
 
 from __future__ import annotations
@@ -112,6 +115,11 @@ def default_uln(analyte: str, unit: str, sex: str | None) -> float | None:
     return units.from_canonical(analyte, by_sex[_sex_key(sex)], spelling)
 
 
+def _given(limit: float | None) -> float | None:
+    """A lab's own reference limit, or None when it carries no usable one (≤ 0)."""
+    return limit if limit is not None and limit > 0 else None
+
+
 def _ratio(value: float, reference: float) -> float:
     return round(value / reference, 6)
 
@@ -165,6 +173,7 @@ def grade_lab(
     if analyte not in GRADED_ANALYTES:
         return None
     value = float(value)
+    lln, uln, baseline_uln = _given(lln), _given(uln), _given(baseline_uln)
     if analyte in _COUNT_CUTOFFS:
         ref = lln if lln is not None else default_lln(analyte, spelling, sex)
         assert ref is not None

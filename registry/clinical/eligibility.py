@@ -12,8 +12,13 @@ Decisions beyond CLINICAL.md's text:
   cycle date, so re-checking an already recorded cycle does not count it twice.
 - "Worst grade ≥ 3 after the previous cycle not yet back to ≤ 1": labs after
   the previous cycle up to the cycle date; per analyte, if any grade ≥ 3
-  occurred and the latest value still grades > 1.  The baseline for the
-  grading is the latest value on or before the previous cycle (≤ 90 days).
+  occurred and the latest value still grades > 1.  The grades are §5 grades,
+  so the baseline is §5's *course* baseline: the latest value on or before
+  the start of the course the previous cycle belongs to (≤ 90 days), with
+  that lab's own range deciding "abnormal baseline".  (Review decision: the
+  first version took the latest value before the previous cycle, which after
+  cycle 1 is often an already toxic value; a creatinine that tripled after
+  cycle 1 and is still doubled then graded 0–1 instead of 3 → 2.)
 """
 
 from __future__ import annotations
@@ -151,7 +156,15 @@ def check_before_cycle(
                     "date",
                 )
             )
-        warnings.extend(_toxicity_warnings(facts, labs, last, cycle_date, th))
+        course_start = min(
+            (
+                min(c.date for c in course.cycles)
+                for course in facts.courses
+                if any(c.date == last for c in course.cycles)
+            ),
+            default=last,
+        )
+        warnings.extend(_toxicity_warnings(facts, labs, last, course_start, cycle_date, th))
     lifetime = round(sum(c.activity_gbq for c in previous) + activity_gbq, 6)
     if lifetime > th.max_lifetime_activity_gbq:
         warnings.append(
@@ -169,9 +182,11 @@ def _toxicity_warnings(
     facts: PatientFacts,
     labs: list[LabFact],
     previous_cycle: date,
+    course_start: date,
     cycle_date: date,
     th: EligibilityThresholds,
 ) -> list[EligibilityWarning]:
+    """§7's "worst grade ≥ 3 … not yet back to ≤ 1", graded as §5 grades a course."""
     warnings: list[EligibilityWarning] = []
     for analyte in ctcae.GRADED_ANALYTES:
         series = sorted(
@@ -184,14 +199,15 @@ def _toxicity_warnings(
         )
         if not series:
             continue
-        base = ctcae.baseline_lab(labs, analyte, previous_cycle)
+        base = ctcae.baseline_lab(labs, analyte, course_start)
         grades = []
         for lab in series:
-            baseline = (
-                None
-                if base is None
-                else units.from_canonical(analyte, base.canonical_value, lab.unit)
-            )
+            baseline = baseline_uln = None
+            if base is not None:
+                baseline = units.from_canonical(analyte, base.canonical_value, lab.unit)
+                if base.uln is not None:
+                    base_uln_canonical = base.uln * units.factor(analyte, base.unit)
+                    baseline_uln = units.from_canonical(analyte, base_uln_canonical, lab.unit)
             grades.append(
                 ctcae.grade_lab(
                     analyte,
@@ -201,6 +217,7 @@ def _toxicity_warnings(
                     lln=lab.lln,
                     uln=lab.uln,
                     baseline=baseline,
+                    baseline_uln=baseline_uln,
                 )
                 or 0
             )
