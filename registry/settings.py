@@ -183,11 +183,28 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = envint("CELERY_TASK_SOFT_TIME_LIMIT", 300)
 CELERY_TASK_TIME_LIMIT = envint("CELERY_TASK_TIME_LIMIT", 360)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "max_retries": 1}
+# Redis redelivers a message not acknowledged within the visibility timeout
+# (acks_late: a worker killed mid-task). Keep it above the hard time limit.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": envint("LUTETIA_BROKER_VISIBILITY_TIMEOUT", 3600),
+    # A worker looks for such messages every interval × throttle seconds.
+    "unacked_restore_interval": envint("LUTETIA_BROKER_RESTORE_INTERVAL", 10),
+    "unacked_restore_throttle": envint("LUTETIA_BROKER_RESTORE_THROTTLE", 10),
+    "max_retries": 1,
+}
+# Where tasks are sent and what `celery -A registry worker` consumes by default.
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_TASK_DEFAULT_QUEUE") or "celery"
+CELERY_TASK_IGNORE_RESULT = CELERY_RESULT_BACKEND is None
+# Patients per recompute task message when many are queued at once (an import).
+LUTETIA_RECOMPUTE_BATCH_SIZE = envint("LUTETIA_RECOMPUTE_BATCH_SIZE", 200)
+# TEST ONLY: seconds each recompute task sleeps before working, so a test can
+# kill a worker mid-task (tests/test_celery_worker.py). Leave unset.
+LUTETIA_TEST_TASK_DELAY = envfloat("LUTETIA_TEST_TASK_DELAY", 0.0)
 CELERY_TIMEZONE = TIME_ZONE
 # Recompute patients still stale after this many seconds (a lost message or a
 # broker outage delays results but never loses them).
 LUTETIA_STALE_SWEEP_SECONDS = envint("LUTETIA_STALE_SWEEP_SECONDS", 180)
+CELERY_IMPORTS = ["registry.export_tasks"]
 CELERY_BEAT_SCHEDULE = {
     "sweep-stale-patients": {
         "task": "registry.tasks.sweep_stale_patients",
@@ -223,6 +240,7 @@ REST_FRAMEWORK = {
         "rest_framework.filters.OrderingFilter",
     ],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "EXCEPTION_HANDLER": "api.exceptions.registry_exception_handler",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_THROTTLE_CLASSES": [
@@ -245,6 +263,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "ResponseCodeEnum": "registry.models.ResponseCode",
+        "PhaseEnum": "registry.models.Phase",
+        "CriteriaEnum": "registry.models.Criteria",
+    },
 }
 
 LOGGING = {

@@ -19,6 +19,10 @@ class PatientState(models.Model):
     patient = models.OneToOneField(Patient, on_delete=models.CASCADE, related_name="state")
     stale = models.BooleanField(default=True)
     stale_since = models.DateTimeField(null=True, blank=True)
+    # Grows by one every time a write marks the patient stale. A recompute
+    # notes it before loading the facts and clears `stale` only if it has not
+    # moved since, so a recompute that raced a newer write never hides it.
+    stale_generation = models.PositiveBigIntegerField(default=0)
     computed_at = models.DateTimeField(null=True, blank=True)
     cumulative_activity_gbq = models.FloatField(default=0)
     # [{"code": …, "message": …, "course": id|None, "scan": id|None}, …] (CLINICAL.md §8)
