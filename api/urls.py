@@ -1,7 +1,33 @@
+"""`/api/v1/`: the REST API (CONTRACT.md, "REST API")."""
+
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import SimpleRouter
+
+from .views import auth, facts, imports, results
+
+# Flat routes: every fact has its own collection, filtered by `?patient=<id>`.
+router = SimpleRouter()
+router.register("sites", facts.SiteViewSet, basename="api-site")
+router.register("patients", facts.PatientViewSet, basename="api-patient")
+router.register("courses", facts.CourseViewSet, basename="api-course")
+router.register("cycles", facts.CycleViewSet, basename="api-cycle")
+router.register("labs", facts.LabViewSet, basename="api-lab")
+router.register("scans", facts.ScanViewSet, basename="api-scan")
+router.register(
+    "clinical-progressions", facts.ClinicalProgressionViewSet, basename="api-clinical-progression"
+)
+router.register("adverse-events", facts.AdverseEventViewSet, basename="api-adverse-event")
+router.register(
+    "response-overrides", facts.ResponseOverrideViewSet, basename="api-response-override"
+)
+router.register("imports", imports.ImportJobViewSet, basename="api-import")
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("auth/token/", auth.TokenView.as_view(), name="api-token"),
+    path("reports/cohort/", results.CohortReportView.as_view(), name="api-cohort-report"),
+    path("analyses/survival/", results.SurvivalAnalysisView.as_view(), name="api-survival"),
+    *router.urls,
 ]

@@ -1,0 +1,71 @@
+"""Serializer fields for the interchange format's conventions."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AnonymousUser
+from rest_framework import serializers
+
+from registry.access import visible_patients, visible_sites
+from registry.models import Course
+
+
+class BlankAsNullMixin:
+    """`null` in JSON is the empty string in the database (CONTRACT.md: "unknown is null").
+
+    The columns are NOT NULL text with a blank default, so an unknown value
+    round-trips as `null` without a second spelling of "unknown".
+    """
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("allow_null", True)
+        kwargs.setdefault("required", False)
+        super().__init__(**kwargs)
+
+    def validate_empty_values(self, data):
+        if data is None:
+            return True, ""
+        return super().validate_empty_values(data)
+
+    def to_representation(self, value):
+        return None if value in ("", None) else super().to_representation(value)
+
+
+class NullableChoiceField(BlankAsNullMixin, serializers.ChoiceField):
+    pass
+
+
+class NullableTextField(BlankAsNullMixin, serializers.CharField):
+    def __init__(self, **kwargs):
+        kwargs.setdefault("allow_blank", True)
+        super().__init__(**kwargs)
+
+
+def _user(field):
+    """The caller; anonymous while the schema is generated, which sees nothing."""
+    request = field.context.get("request")
+    return getattr(request, "user", None) or AnonymousUser()
+
+
+class VisiblePatientField(serializers.PrimaryKeyRelatedField):
+    """A patient id the caller may see; any other id is "does not exist" (400)."""
+
+    def get_queryset(self):
+        return visible_patients(_user(self))
+
+
+class VisibleCourseField(serializers.PrimaryKeyRelatedField):
+    """A course of a patient the caller may see."""
+
+    def get_queryset(self):
+        return Course.objects.filter(patient__in=visible_patients(_user(self)))
+
+
+class VisibleSiteField(serializers.SlugRelatedField):
+    """A site by code, among the caller's sites (all of them for admins)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("slug_field", "code")
+        super().__init__(**kwargs)
+
+    def get_queryset(self):
+        return visible_sites(_user(self))

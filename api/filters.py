@@ -1,0 +1,139 @@
+"""List filters: the same names on every resource (`?patient=`, `?study_id=`, `?site=`, …).
+
+Ids are whole numbers (a malformed one is a 400 naming the filter, an
+out-of-range one finds nothing); dates filter with `date_after` /
+`date_before` (inclusive) on each resource's clinical date.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django_filters import rest_framework as filters
+
+from registry.models import (
+    AdverseEvent,
+    Analyte,
+    ClinicalProgression,
+    Course,
+    Criteria,
+    Cycle,
+    LabResult,
+    Modality,
+    Patient,
+    Phase,
+    PrimarySite,
+    ResponseOverride,
+    Scan,
+    Sex,
+)
+
+
+class IdFilter(filters.NumberFilter):
+    field_class = forms.IntegerField
+
+
+class PatientFilter(filters.FilterSet):
+    study_id = filters.CharFilter(help_text="Exact study ID.")
+    site = filters.CharFilter(field_name="site__code", help_text="Site code.")
+    primary_site = filters.ChoiceFilter(choices=PrimarySite.choices)
+    sex = filters.ChoiceFilter(choices=Sex.choices)
+    phase = filters.ChoiceFilter(
+        choices=Phase.choices,
+        method="filter_phase",
+        help_text="Patients with at least one course of this phase.",
+    )
+    diagnosis_date = filters.DateFromToRangeFilter()
+
+    class Meta:
+        model = Patient
+        fields = ["study_id", "site", "primary_site", "sex", "phase", "diagnosis_date"]
+
+    def filter_phase(self, queryset, name, value):
+        return queryset.filter(courses__phase=value).distinct()
+
+
+class PatientFactFilter(filters.FilterSet):
+    """Filters of every fact belonging to a patient (`patient_path` leads to it)."""
+
+    patient_path = "patient"
+    date_field = "date"
+
+    @classmethod
+    def get_filters(cls):
+        declared = super().get_filters()
+        path = cls.patient_path
+        common = {
+            "patient": IdFilter(field_name=f"{path}__id", help_text="Patient id."),
+            "study_id": filters.CharFilter(field_name=f"{path}__study_id", help_text="Study ID."),
+            "site": filters.CharFilter(field_name=f"{path}__site__code", help_text="Site code."),
+            "primary_site": filters.ChoiceFilter(
+                field_name=f"{path}__primary_site", choices=PrimarySite.choices
+            ),
+        }
+        if cls.date_field:
+            common["date"] = filters.DateFromToRangeFilter(
+                field_name=cls.date_field,
+                help_text="`date_after` / `date_before`, inclusive, ISO dates.",
+            )
+        return {**common, **declared}
+
+
+class CourseFilter(PatientFactFilter):
+    date_field = ""
+    phase = filters.ChoiceFilter(choices=Phase.choices)
+
+    class Meta:
+        model = Course
+        fields = ["phase"]
+
+
+class CycleFilter(PatientFactFilter):
+    patient_path = "course__patient"
+    course = IdFilter(field_name="course_id", help_text="Course id.")
+    phase = filters.ChoiceFilter(field_name="course__phase", choices=Phase.choices)
+
+    class Meta:
+        model = Cycle
+        fields = ["course", "phase"]
+
+
+class LabFilter(PatientFactFilter):
+    analyte = filters.ChoiceFilter(choices=Analyte.choices)
+
+    class Meta:
+        model = LabResult
+        fields = ["analyte"]
+
+
+class ScanFilter(PatientFactFilter):
+    modality = filters.ChoiceFilter(choices=Modality.choices)
+
+    class Meta:
+        model = Scan
+        fields = ["modality"]
+
+
+class ClinicalProgressionFilter(PatientFactFilter):
+    class Meta:
+        model = ClinicalProgression
+        fields: list[str] = []
+
+
+class AdverseEventFilter(PatientFactFilter):
+    date_field = "onset"
+    grade = IdFilter(field_name="grade", help_text="CTCAE grade 1–5.")
+
+    class Meta:
+        model = AdverseEvent
+        fields = ["grade"]
+
+
+class ResponseOverrideFilter(PatientFactFilter):
+    patient_path = "course__patient"
+    date_field = ""
+    course = IdFilter(field_name="course_id", help_text="Course id.")
+    criteria = filters.ChoiceFilter(choices=Criteria.choices)
+
+    class Meta:
+        model = ResponseOverride
+        fields = ["course", "criteria"]

@@ -1,0 +1,1 @@
+"""The REST API's views: facts (CRUD), computed results, imports and sign-in."""
