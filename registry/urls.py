@@ -23,3 +23,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("api.urls")),
 ]
+
+handler404 = "registry.views.errors.not_found"
+handler500 = "registry.views.errors.server_error"
