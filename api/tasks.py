@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from celery import shared_task
+from django.conf import settings
+from django.utils import timezone
+
+from registry.models import ImportJob, JobStatus
 
 from . import jobs
 
@@ -11,3 +17,21 @@ from . import jobs
 def run_import(job_id: int) -> None:
     """Run an import job (`api.jobs.run_import_job`); a redelivered job is a no-op."""
     jobs.run_import_job(job_id)
+
+
+@shared_task(soft_time_limit=60, time_limit=90)
+def sweep_queued_imports() -> int:
+    """Queue again the import jobs still waiting after LUTETIA_STALE_SWEEP_SECONDS (beat).
+
+    A broker outage when the job was created leaves it queued with no message;
+    sending a second message is harmless, since a job is claimed only once.
+    """
+    cutoff = timezone.now() - timedelta(seconds=settings.LUTETIA_STALE_SWEEP_SECONDS)
+    job_ids = list(
+        ImportJob.objects.filter(status=JobStatus.QUEUED, created_at__lt=cutoff).values_list(
+            "pk", flat=True
+        )
+    )
+    for job_id in job_ids:
+        run_import.delay(job_id)
+    return len(job_ids)

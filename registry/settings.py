@@ -210,6 +210,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "registry.tasks.sweep_stale_patients",
         "schedule": float(envint("LUTETIA_SWEEP_INTERVAL_SECONDS", 60)),
     },
+    "sweep-queued-imports": {
+        "task": "api.tasks.sweep_queued_imports",
+        "schedule": float(envint("LUTETIA_SWEEP_INTERVAL_SECONDS", 60)),
+    },
 }
 
 # --- Clinical settings (CLINICAL.md) -------------------------------------
