@@ -69,8 +69,6 @@ def test_login_page_is_open_and_uses_django_fields(client, db):
 
 
 def test_sign_in_with_standard_fields(client, clinician):
-    response = client.post(
-        reverse("login"), {"username": "clin", "password": factories.PASSWORD}
-    )
+    response = client.post(reverse("login"), {"username": "clin", "password": factories.PASSWORD})
     assert response.status_code == 302
     assert client.get("/").status_code == 200
