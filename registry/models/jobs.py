@@ -11,15 +11,11 @@ class JobStatus(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
-class ImportJob(models.Model):
-    """A `lutetia-cohort/1` import (CONTRACT.md, "Import"): all or nothing, polled by id."""
+class Job(models.Model):
+    """Bookkeeping shared by background jobs a user polls: status, progress, who, when."""
 
     status = models.CharField(max_length=8, choices=JobStatus.choices, default=JobStatus.QUEUED)
     progress = models.FloatField(default=0)
-    document = models.JSONField(null=True, blank=True)  # dropped once the import has run
-    errors = models.JSONField(default=list, blank=True)  # [{"path": …, "message": …}, …]
-    created = models.PositiveIntegerField(default=0)
-    updated = models.PositiveIntegerField(default=0)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
     )
@@ -27,40 +23,40 @@ class ImportJob(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        abstract = True
         ordering = ["-created_at"]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(progress__gte=0, progress__lte=1),
-                name="importjob_progress_range",
+                name="%(class)s_progress_range",
             ),
         ]
+
+
+class ImportJob(Job):
+    """A `lutetia-cohort/1` import (CONTRACT.md, "Import"): all or nothing, polled by id."""
+
+    document = models.JSONField(null=True, blank=True)  # dropped once the import has run
+    errors = models.JSONField(default=list, blank=True)  # [{"path": …, "message": …}, …]
+    created = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+
+    class Meta(Job.Meta):
+        pass
 
     def __str__(self) -> str:
         return f"import {self.pk} ({self.status})"
 
 
-class ExportJob(models.Model):
+class ExportJob(Job):
     """A de-identified cohort export built by a task and streamed to a file."""
 
-    status = models.CharField(max_length=8, choices=JobStatus.choices, default=JobStatus.QUEUED)
-    progress = models.FloatField(default=0)
     params = models.JSONField(default=dict, blank=True)  # the cohort filter and format
     file_path = models.CharField(max_length=500, blank=True)
     error = models.TextField(blank=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
-    class Meta:
-        ordering = ["-created_at"]
-        constraints = [
-            models.CheckConstraint(
-                condition=models.Q(progress__gte=0, progress__lte=1),
-                name="exportjob_progress_range",
-            ),
-        ]
+    class Meta(Job.Meta):
+        pass
 
     def __str__(self) -> str:
         return f"export {self.pk} ({self.status})"

@@ -33,6 +33,7 @@ from django.conf import settings
 from django.db.models import QuerySet, TextChoices
 from django.utils import timezone
 
+from registry.clinical.units import CANONICAL_UNIT
 from registry.models import (
     AdverseEvent,
     Analyte,
@@ -72,20 +73,6 @@ GRADED = (
     "ast",
     "bilirubin",
 )
-CANONICAL_UNIT = {
-    "hemoglobin": "g/dL",
-    "platelets": "10^9/L",
-    "wbc": "10^9/L",
-    "neutrophils": "10^9/L",
-    "lymphocytes": "10^9/L",
-    "creatinine": "umol/L",
-    "bilirubin": "umol/L",
-    "alt": "U/L",
-    "ast": "U/L",
-    "alp": "U/L",
-    "egfr": "mL/min/1.73m2",
-    "chromogranin_a": "ug/L",
-}
 BOOLEAN_CODES = {"1": "yes", "0": "no"}
 GRADE_CODES = {str(g): f"grade {g}" for g in range(5)}
 
