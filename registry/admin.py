@@ -5,6 +5,8 @@ the API, so the admin cannot bypass validation, auditing or recomputation.
 """
 
 from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
 from simple_history.admin import SimpleHistoryAdmin
 
 from . import models
@@ -61,6 +63,14 @@ class PatientAdmin(ClinicalAdmin):
     inlines = [PatientIdentityInline]
 
 
+@admin.register(models.PatientIdentity)
+class PatientIdentityAdmin(ClinicalAdmin):
+    list_display = ("patient", "hospital_number")
+    list_select_related = ("patient",)
+    search_fields = ("patient__study_id", "hospital_number")
+    raw_id_fields = ("patient",)
+
+
 class CycleInline(admin.TabularInline):
     model = models.Cycle
     extra = 0
@@ -74,6 +84,7 @@ class CourseAdmin(ClinicalAdmin):
     list_select_related = ("patient",)
     search_fields = ("patient__study_id",)
     raw_id_fields = ("patient",)
+    inlines = [CycleInline]
 
 
 @admin.register(models.Cycle)
@@ -135,3 +146,65 @@ class AdverseEventAdmin(ClinicalAdmin):
 class ResponseOverrideAdmin(ClinicalAdmin):
     list_display = ("course", "criteria", "response", "decided_by")
     raw_id_fields = ("course",)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Derived rows and job records: computed, never edited by hand."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(models.PatientState)
+class PatientStateAdmin(ReadOnlyAdmin):
+    list_display = ("patient", "stale", "stale_since", "computed_at", "cumulative_activity_gbq")
+    list_filter = ("stale",)
+    list_select_related = ("patient",)
+    search_fields = ("patient__study_id",)
+
+
+@admin.register(models.CourseOutcome)
+class CourseOutcomeAdmin(ReadOnlyAdmin):
+    list_display = ("patient", "phase", "round", "start", "best_swog", "best_recist", "overridden")
+    list_filter = ("phase", "round", "best_swog", "best_recist")
+    list_select_related = ("patient",)
+    search_fields = ("patient__study_id",)
+
+
+@admin.register(models.TimePointResponse)
+class TimePointResponseAdmin(ReadOnlyAdmin):
+    list_display = ("course", "scan", "criteria", "response", "reason")
+    list_filter = ("criteria", "response")
+    list_select_related = ("course", "scan")
+
+
+@admin.register(models.ImportJob)
+class ImportJobAdmin(ReadOnlyAdmin):
+    list_display = ("pk", "status", "progress", "created", "updated", "created_by", "created_at")
+    list_filter = ("status",)
+    exclude = ("document",)
+
+
+@admin.register(models.ExportJob)
+class ExportJobAdmin(ReadOnlyAdmin):
+    list_display = ("pk", "status", "progress", "created_by", "created_at", "finished_at")
+    list_filter = ("status",)
+
+
+class StaffProfileInline(admin.StackedInline):
+    model = models.StaffProfile
+    can_delete = False
+    filter_horizontal = ("sites",)
+
+
+class LutetiaUserAdmin(UserAdmin):
+    """Users with their role and sites on the same page."""
+
+    inlines = [StaffProfileInline]
+
+
+admin.site.unregister(get_user_model())
+admin.site.register(get_user_model(), LutetiaUserAdmin)
