@@ -114,9 +114,12 @@ TEMPLATES = [
 ]
 
 DATABASES = {
-    "default": dj_database_url.parse(
-        os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'lutetia.sqlite3'}",
-        conn_max_age=envint("DATABASE_CONN_MAX_AGE", 0),
+    "default": (
+        dj_database_url.parse(
+            os.environ["DATABASE_URL"], conn_max_age=envint("DATABASE_CONN_MAX_AGE", 0)
+        )
+        if os.environ.get("DATABASE_URL")
+        else {"ENGINE": "django.db.backends.sqlite3", "NAME": BASE_DIR / "lutetia.sqlite3"}
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":

@@ -121,7 +121,7 @@ def test_admin_needs_no_site_and_may_use_django_admin(monkeypatch):
     monkeypatch.setenv("LUTETIA_PASSWORD", "a-long-secret-9")
     run("create_user", "chief", "--role", "admin")
     user = get_user_model().objects.get(username="chief")
-    assert user.is_staff and user.staff_profile.role == "admin"
+    assert user.is_staff and user.is_superuser and user.staff_profile.role == "admin"
 
 
 def test_unknown_site_and_missing_site_are_clear_errors(monkeypatch):

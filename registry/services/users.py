@@ -18,7 +18,9 @@ def save_staff_user(
     """Create or update `username` with `role` and exactly `site_codes`; returns (user, created).
 
     Clinicians and research staff need at least one site; admins see every
-    site and need none, and get `is_staff` so they can use the Django admin.
+    site and need none, and are made staff superusers: the Django admin is
+    where they manage users, roles, sites and the audit trail (DESIGN.md), and
+    Django's per-model permissions would add nothing to "sees everything".
     `password=None` keeps an existing user's password. Raises
     `ValidationError` naming the problem (unknown role or site, weak password).
     """
@@ -48,7 +50,7 @@ def save_staff_user(
             user.set_password(password)
         elif created:
             raise ValidationError({"password": ["A new user needs a password."]})
-        user.is_staff = role == Role.ADMIN
+        user.is_staff = user.is_superuser = role == Role.ADMIN
         user.is_active = True
         user.save()
         profile, _ = StaffProfile.objects.update_or_create(user=user, defaults={"role": role})
