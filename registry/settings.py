@@ -7,6 +7,7 @@ SQLite in the project folder and Celery tasks run in-process.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import dj_database_url
@@ -53,12 +54,17 @@ DEBUG = envbool("DEBUG", False)
 # pytest (8.2+) sets PYTEST_VERSION before Django reads these settings.
 TESTING = envbool("LUTETIA_TESTING", False) or "PYTEST_VERSION" in os.environ
 
+# A process that serves requests: the WSGI entry point (gunicorn) or runserver.
+SERVING = os.environ.get("LUTETIA_WSGI") == "1" or "runserver" in sys.argv[1:2]
+
 SECRET_KEY = envsecret("SECRET_KEY")
 if not SECRET_KEY:
-    if not (DEBUG or TESTING):
+    if SERVING and not DEBUG:
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
-    # A per-process random key: sessions do not survive a restart, which is
-    # fine for development and tests and impossible to leak.
+    # A per-process random key, never a hard-coded one: sessions signed with it
+    # do not survive a restart, which is fine for development, tests and
+    # management commands (migrate, import_cohort, a Celery worker), none of
+    # which sign anything a browser keeps.
     SECRET_KEY = os.urandom(32).hex()
 
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])

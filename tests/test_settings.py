@@ -41,10 +41,31 @@ def test_secret_from_file(monkeypatch, tmp_path):
     assert envsecret("X_SECRET") == "s3cret"
 
 
-def test_secret_key_required_when_debug_is_off():
-    result = settings_in_subprocess({"DEBUG": "0"}, "s.SECRET_KEY")
+def test_secret_key_required_to_serve_when_debug_is_off():
+    result = settings_in_subprocess({"DEBUG": "0", "LUTETIA_WSGI": "1"}, "s.SECRET_KEY")
     assert result.returncode != 0
     assert "SECRET_KEY must be set" in result.stderr
+
+
+def test_wsgi_entry_point_refuses_to_serve_without_secret_key():
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
+    for key in ("SECRET_KEY", "DEBUG", "LUTETIA_TESTING"):
+        clean.pop(key, None)
+    result = subprocess.run(
+        [sys.executable, "-c", "import registry.wsgi"],
+        cwd=ROOT,
+        env=clean,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set" in result.stderr
+
+
+def test_management_commands_run_without_secret_key():
+    # CONTRACT.md: `python manage.py migrate` then createsuperuser, on a fresh install.
+    result = settings_in_subprocess({"DEBUG": "0"}, "len(s.SECRET_KEY) >= 50, s.DEBUG")
+    assert result.stdout.strip() == "True False", result.stderr
 
 
 def test_embedded_defaults_sqlite_and_eager_tasks():
