@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.db import transaction
+from django.db import connections, transaction
 from django.utils import timezone
 
 from registry.access import sees_all_sites, visible_patients, visible_sites
@@ -85,11 +85,9 @@ def run_import_job(job_id: int) -> None:
         return
     job = ImportJob.objects.select_related("created_by").get(pk=job_id)
 
-    def progress(fraction: float) -> None:
-        ImportJob.objects.filter(pk=job_id).update(progress=min(max(float(fraction), 0.0), 1.0))
-
     try:
-        result = import_document(job.document, by=job.created_by, progress=progress)
+        with ProgressWriter(job_id) as progress:
+            result = import_document(job.document, by=job.created_by, progress=progress)
     except Exception:
         # Logged, and the job says so; not re-raised, because a retry would
         # find the job no longer queued, and in eager mode (no broker) the
@@ -107,6 +105,46 @@ def run_import_job(job_id: int) -> None:
             created=result.created,
             updated=result.updated,
         )
+
+
+class ProgressWriter:
+    """Writes a running job's progress where pollers can see it.
+
+    The import writes inside one transaction, so an UPDATE on the request's
+    own connection would stay invisible until the end. On PostgreSQL the
+    progress goes through a second, autocommitting connection. SQLite allows
+    one writer at a time, so there the update waits for the import's commit
+    (the embedded set-up runs imports in-process anyway). Updates are sent
+    only when the value moved by at least a percent.
+    """
+
+    def __init__(self, job_id: int):
+        self.job_id = job_id
+        self.sent = -1.0
+        self.side = None
+
+    def __enter__(self) -> ProgressWriter:
+        if connections["default"].vendor == "postgresql":
+            self.side = connections.create_connection("default")
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        if self.side is not None:
+            self.side.close()
+
+    def __call__(self, fraction: float) -> None:
+        fraction = min(max(float(fraction), 0.0), 1.0)
+        if fraction - self.sent < 0.01 and fraction < 1.0:
+            return
+        self.sent = fraction
+        if self.side is None or not connections["default"].in_atomic_block:
+            ImportJob.objects.filter(pk=self.job_id).update(progress=fraction)
+            return
+        with self.side.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {ImportJob._meta.db_table} SET progress = %s WHERE id = %s",
+                [fraction, self.job_id],
+            )
 
 
 def _internal_error() -> dict[str, str]:

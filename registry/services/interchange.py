@@ -65,7 +65,8 @@ def import_document(
     first third). `validate=False` is only for documents this code built
     itself (see `check_document`).
     """
-    checked = check_document(doc, validate=validate)
+    checking = (lambda fraction: progress(fraction / 3)) if progress else None
+    checked = check_document(doc, validate=validate, progress=checking)
     if checked.errors:
         return ImportResult(errors=checked.errors)
     if progress:

@@ -15,7 +15,7 @@ reported with its JSON path (`patients[3].labs[12].unit`):
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,7 +71,9 @@ class CheckedDocument:
     patients: list[PatientFacts]
 
 
-def check_document(doc: Any, *, validate: bool = True) -> CheckedDocument:
+def check_document(
+    doc: Any, *, validate: bool = True, progress: Callable[[float], None] | None = None
+) -> CheckedDocument:
     """Build every record of `doc` as unsaved instances, and (if `validate`) check them all.
 
     `validate=False` is for documents this code built itself (the demo
@@ -89,7 +91,11 @@ def check_document(doc: Any, *, validate: bool = True) -> CheckedDocument:
     semantic: list[tuple[Path, str]] = []
     patients: list[PatientFacts] = []
     checks = _Checks() if validate else None
+    total = len(doc["patients"])
+    step = max(total // 20, 1)
     for i, raw in enumerate(doc["patients"]):
+        if progress and i % step == 0:
+            progress(i / total)
         if not isinstance(raw, dict):
             continue
         facts, errors = _build_patient(raw, ("patients", i), checks)
