@@ -32,6 +32,8 @@ CHROMIUM_ARGS = [
     # (Debian: chromium-l10n); with en-US.pak alone it stays mm/dd/yyyy.
     "--lang=en-GB",
 ]
+# On Linux Chromium takes its UI language from the environment too.
+CHROMIUM_ENV = {"LANG": "en_GB.UTF-8", "LANGUAGE": "en_GB:en", "LC_ALL": "en_GB.UTF-8"}
 
 
 class BrowserGuard:
@@ -99,7 +101,10 @@ def chromium_browser() -> Iterator:
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
-            executable_path=need_chromium(), args=CHROMIUM_ARGS, headless=True
+            executable_path=need_chromium(),
+            args=CHROMIUM_ARGS,
+            env={**os.environ, **CHROMIUM_ENV},
+            headless=True,
         )
         yield browser
         browser.close()
