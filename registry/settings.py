@@ -242,6 +242,9 @@ LUTETIA_ELIGIBILITY = {
 }
 
 # --- REST framework -------------------------------------------------------
+# Tests (and reference checks run under pytest) sign in far more often than 30
+# times a minute from one address; the throttle test sets its own rates.
+_ANON_RATE = "100000/minute" if TESTING else "30/minute"
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",
@@ -261,7 +264,7 @@ REST_FRAMEWORK = {
         "rest_framework.throttling.UserRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
-        "anon": os.environ.get("LUTETIA_THROTTLE_ANON", "30/minute"),
+        "anon": os.environ.get("LUTETIA_THROTTLE_ANON", _ANON_RATE),
         "user": os.environ.get("LUTETIA_THROTTLE_USER", "5000/minute"),
     },
     "TEST_REQUEST_DEFAULT_FORMAT": "json",

@@ -120,6 +120,10 @@ class CohortFilter:
             if raw is None:
                 return None
             raw = str(raw).strip()
+            if "\x00" in raw:
+                # PostgreSQL refuses NUL in text: a 400 here, not a 500 at the query.
+                errors[name] = ["Null characters are not allowed."]
+                return None
             return raw or None
 
         def choice(name: str, options: Iterable[str]) -> None:

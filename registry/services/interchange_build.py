@@ -15,6 +15,8 @@ reported with its JSON path (`patients[3].labs[12].unit`):
 from __future__ import annotations
 
 import datetime as dt
+import math
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -102,6 +104,7 @@ def check_document(
         patients.append(facts)
         semantic.extend(errors)
     if validate:
+        semantic.extend(_unstorable_values(doc))
         semantic.extend(_cross_record_errors(doc, sites))
     return CheckedDocument(_finish(schema_errors, semantic), sites, patients)
 
@@ -390,6 +393,28 @@ def _build_patient(
 
 
 # --- layer 3: rules across records ---------------------------------------------
+
+# JSON admits `\u0000` and lone surrogates, and Python's `json` reads NaN,
+# Infinity and 1e999: no database column stores the text (PostgreSQL refuses
+# the whole import), and the numbers slip past the schema's bounds (every
+# comparison with NaN is false) into exports that are no longer JSON.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _unstorable_values(doc: Any) -> Iterator[tuple[Path, str]]:
+    stack: list[tuple[Path, Any]] = [((), doc)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, str):
+            if _UNSTORABLE.search(value):
+                yield path, "Text holds a NUL character or an unpaired surrogate: not storable."
+        elif isinstance(value, float):
+            if not math.isfinite(value):
+                yield path, f"{value} is not a finite number."
+        elif isinstance(value, dict):
+            stack.extend(((*path, str(key)), item) for key, item in value.items())
+        elif isinstance(value, list):
+            stack.extend(((*path, i), item) for i, item in enumerate(value))
 
 
 def _duplicates(items: Iterable[tuple[Path, Any]], what: str) -> Iterator[tuple[Path, str]]:
