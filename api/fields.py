@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from django.contrib.auth.models import AnonymousUser
 from rest_framework import serializers
 
@@ -46,14 +48,24 @@ def _user(field):
     return getattr(request, "user", None) or AnonymousUser()
 
 
-class VisiblePatientField(serializers.PrimaryKeyRelatedField):
+class _IdField(serializers.PrimaryKeyRelatedField):
+    """A primary key; a JSON number beyond the float range (`1e309`, read as infinity)
+    is an id of the wrong type, named by its field, not an OverflowError (500)."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, float) and not math.isfinite(data):
+            self.fail("incorrect_type", data_type="number too large")
+        return super().to_internal_value(data)
+
+
+class VisiblePatientField(_IdField):
     """A patient id the caller may see; any other id is "does not exist" (400)."""
 
     def get_queryset(self):
         return visible_patients(_user(self))
 
 
-class VisibleCourseField(serializers.PrimaryKeyRelatedField):
+class VisibleCourseField(_IdField):
     """A course of a patient the caller may see."""
 
     def get_queryset(self):

@@ -31,6 +31,13 @@ from registry.models import (
 class IdFilter(filters.NumberFilter):
     field_class = forms.IntegerField
 
+    def filter(self, qs, value):
+        # A foreign key's `_id` lookup does not guard against numbers beyond the
+        # database's 64-bit integers (the query would fail): such an id finds nothing.
+        if value is not None and not -(2**63) <= value < 2**63:
+            return qs.none()
+        return super().filter(qs, value)
+
 
 class PatientFilter(filters.FilterSet):
     study_id = filters.CharFilter(help_text="Exact study ID.")

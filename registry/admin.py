@@ -5,16 +5,38 @@ the API, so the admin cannot bypass validation, auditing or recomputation.
 """
 
 from django.contrib import admin
+from django.contrib.admin.utils import unquote
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
+from django.core.exceptions import ValidationError
+from django.http import Http404
 from simple_history.admin import SimpleHistoryAdmin
 
 from . import models
 from .services.facts import delete_fact, save_fact
 
 
+def _require_ids(*pairs) -> None:
+    """404 unless every (field, raw value) pair parses: django-simple-history passes
+    the URL's ids straight into a query, so `abc` would be a 500."""
+    for field, raw in pairs:
+        try:
+            field.to_python(unquote(raw))
+        except ValidationError:
+            raise Http404(f"No record with {field.name} {raw!r}.") from None
+
+
 class ClinicalAdmin(SimpleHistoryAdmin):
     readonly_fields = ("version", "created_at", "updated_at")
+
+    def history_view(self, request, object_id, extra_context=None):
+        _require_ids((self.model._meta.pk, object_id))
+        return super().history_view(request, object_id, extra_context)
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        history_pk = self.model.history.model._meta.pk
+        _require_ids((self.model._meta.pk, object_id), (history_pk, version_id))
+        return super().history_form_view(request, object_id, version_id, extra_context)
 
     def save_model(self, request, obj, form, change):
         save_fact(obj, by=request.user)

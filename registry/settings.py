@@ -178,10 +178,11 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 
 # --- Celery ---------------------------------------------------------------
 # Unset broker: tasks run eagerly in-process (after commit), so `make run`
-# needs nothing but Python.
-CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or None
+# needs nothing but Python. Celery still acquires a producer for an eager task, so
+# the broker is kombu's in-memory transport, with a host so kombu logs no warning.
+CELERY_TASK_ALWAYS_EAGER = not os.environ.get("CELERY_BROKER_URL")
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or "memory://localhost/"
 CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND") or None
-CELERY_TASK_ALWAYS_EAGER = CELERY_BROKER_URL is None
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"

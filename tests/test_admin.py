@@ -67,3 +67,26 @@ def test_admin_edit_goes_through_the_services(superuser_client, site):
 
 def test_derived_rows_cannot_be_edited(superuser_client):
     assert superuser_client.get(reverse("admin:registry_courseoutcome_add")).status_code == 403
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/admin/registry/patient/abc/history/",
+        "/admin/registry/patient/{pk}/history/abc/",
+        "/admin/registry/patient/abc/history/1/",
+        "/admin/registry/labresult/1e309/history/",
+        "/admin/registry/patient/99999999999999999999999/history/",
+    ],
+)
+def test_history_urls_with_junk_ids_are_not_found(superuser_client, site, path):
+    patient = factories.PatientFactory(site=site)
+    response = superuser_client.get(path.format(pk=patient.pk))
+    assert response.status_code == 404
+
+
+def test_a_past_version_of_a_record_is_shown(superuser_client, site):
+    patient = factories.PatientFactory(site=site)
+    version = patient.history.earliest()
+    url = reverse("admin:registry_patient_simple_history", args=[patient.pk, version.history_id])
+    assert superuser_client.get(url).status_code == 200

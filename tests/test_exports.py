@@ -385,3 +385,30 @@ def test_export_job_through_a_real_worker(transactional_db, client, tmp_path, se
     finally:
         worker.stop()
         delete_queue(url, queue)
+
+
+def test_text_a_spreadsheet_would_run_stays_text(client, researcher, cohort):
+    """CSV injection: `=…`, `+…`, `-…`, `@…` text reaches the spreadsheet as text."""
+    k1 = cohort["K-1"]
+    k1.study_id = '=HYPERLINK("http://evil.example","x")'
+    k1.save()
+    scan = factories.ScanFactory(patient=k1, date=D(2005, 10, 1), modality="CT")
+    factories.LesionFactory(scan=scan, lesion="@L9", organ="+liver", long_mm=12)
+    factories.LesionFactory(scan=scan, lesion="L10", organ="-spleen", long_mm=11)
+    client.force_login(researcher)
+
+    patients = read_csv(client, "patients")
+    assert '\'=HYPERLINK("http://evil.example","x")' in {r["study_id"] for r in patients}
+    lesions = read_csv(client, "lesions")
+    assert {"'@L9", "L10"} <= {r["lesion"] for r in lesions}
+    assert {"'+liver", "'-spleen"} <= {r["organ"] for r in lesions}
+    assert all(not r["long_mm"].startswith("'") for r in lesions)  # numbers are left alone
+
+    response = client.get(reverse("research_export_xlsx"))
+    book = load_workbook(io.BytesIO(response.content))
+    cells = [c for row in book["patients"].iter_rows(min_row=2) for c in row]
+    formula = [c for c in cells if c.value == k1.study_id]
+    assert formula and all(c.data_type == "s" for c in formula)
+    assert not any(
+        c.data_type == "f" for sheet in book.worksheets for r in sheet.iter_rows() for c in r
+    )

@@ -1,3 +1,5 @@
+from datetime import date
+
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
@@ -17,6 +19,9 @@ class ClinicalRecord(models.Model):
 
     # Clinical event dates that cannot lie in the future (checked in `clean`).
     not_future_dates: tuple[str, ...] = ()
+    # Nor before this: a year such as 0001 is a typing error, and the clinical engine's
+    # look-back windows would step outside Python's dates (the recompute would fail).
+    earliest_date = date(1900, 1, 1)
 
     class Meta:
         abstract = True
@@ -29,6 +34,13 @@ class ClinicalRecord(models.Model):
             for name in self.not_future_dates
             if (value := getattr(self, name)) is not None and value > today
         }
+        errors.update(
+            {
+                name: [f"{self._meta.get_field(name).verbose_name} {value} is before 1900."]
+                for name in self.not_future_dates
+                if (value := getattr(self, name)) is not None and value < self.earliest_date
+            }
+        )
         if errors:
             raise ValidationError(errors)
 

@@ -455,11 +455,20 @@ def count_rows(tables: Iterable[Table], outcomes: QuerySet) -> int:
 # --- CSV -------------------------------------------------------------------
 
 
+# Text a spreadsheet would read as a formula when it opens a CSV (OWASP's "CSV
+# injection"): a study ID typed as `=HYPERLINK(…)` must reach the statistician as text.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def csv_cell(value: Any) -> Any:
+    """A value as a CSV cell: ISO dates, empty for None, and text that a spreadsheet
+    would run as a formula prefixed with an apostrophe (numbers are left alone)."""
     if value is None:
         return ""
     if isinstance(value, dt.date):
         return value.isoformat()
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
     return value
 
 
@@ -548,6 +557,17 @@ def write_xlsx(
     sheet XML to a temporary file), so the workbook's size does not matter.
     """
     from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+
+    def as_text(sheet, row: list[Any]) -> list[Any]:
+        # openpyxl stores a string that starts with "=" as a formula; keep it text.
+        # (A cell typed as text is never evaluated, so "+", "-" and "@" are safe here.)
+        for i, value in enumerate(row):
+            if isinstance(value, str) and value.startswith("="):
+                cell = WriteOnlyCell(sheet, value=value)
+                cell.data_type = "s"
+                row[i] = cell
+        return row
 
     tables = list(tables or TABLES.values())
     counter = _Counter(progress)
@@ -564,7 +584,7 @@ def write_xlsx(
                 part += 1
                 sheet, used = book.create_sheet(f"{table.name}_{part}"), 1
                 sheet.append(headers(table))
-            sheet.append(row)
+            sheet.append(as_text(sheet, list(row)))
             used += 1
             counter.tick()
     book.save(target)

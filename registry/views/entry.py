@@ -17,6 +17,7 @@ from django.utils import timezone
 from .. import forms, selectors
 from ..access import get_patient_for, may_write_clinical, visible_sites
 from ..models import Course, Criteria, Cycle, Patient, PatientIdentity, StaffProfile
+from ..models.base import ClinicalRecord
 from ..services import clinic
 from ..services.facts import StaleVersion, save_fact
 
@@ -103,10 +104,13 @@ def course_form(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _parse_date(value: str | None) -> date | None:
+    """The date of the warnings panel; None for junk and for dates the models refuse."""
     try:
-        return date.fromisoformat(value) if value else None
+        parsed = date.fromisoformat(value) if value else None
     except ValueError:
         return None
+    # The models refuse earlier dates, and the §7 look-back from one would overflow.
+    return parsed if parsed is not None and parsed >= ClinicalRecord.earliest_date else None
 
 
 def _parse_gbq(value: str | None) -> float | None:

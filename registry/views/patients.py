@@ -21,8 +21,9 @@ PAGE_SIZE = 50
 
 @require_GET
 def patient_list(request: HttpRequest) -> HttpResponse:
-    query = request.GET.get("q", "")[:64]
-    site_code = request.GET.get("site", "")[:16]
+    # PostgreSQL refuses NUL characters even in a comparison: they cannot match anything.
+    query = request.GET.get("q", "").replace("\x00", "")[:64]
+    site_code = request.GET.get("site", "").replace("\x00", "")[:16]
     status = request.GET.get("status", "")
     if status not in selectors.STATUS_FILTERS:
         status = ""
