@@ -5,9 +5,10 @@ from __future__ import annotations
 import math
 
 from django.contrib.auth.models import AnonymousUser
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from rest_framework import serializers
 
-from registry.access import visible_patients, visible_sites
+from registry.access import may_see_identifiers, visible_patients, visible_sites
 from registry.models import Course
 
 
@@ -46,6 +47,37 @@ def _user(field):
     """The caller; anonymous while the schema is generated, which sees nothing."""
     request = field.context.get("request")
     return getattr(request, "user", None) or AnonymousUser()
+
+
+class _NullForResearch:
+    """Free text a clinician typed: `null` in the answers to research roles.
+
+    Names and hospital numbers get typed into notes and reasons, so research staff,
+    who never see direct identifiers, get no free text at all (as in the exports).
+    """
+
+    def to_representation(self, value):
+        if not may_see_identifiers(_user(self)):
+            return None
+        return super().to_representation(value)
+
+
+class FreeTextField(_NullForResearch, NullableTextField):
+    """An optional note (`null` when empty, and always `null` for research roles)."""
+
+
+class RequiredFreeTextField(_NullForResearch, serializers.CharField):
+    """A required, non-blank text (an override's reason); `null` for research roles."""
+
+
+class RequiredFreeTextFieldExtension(OpenApiSerializerFieldExtension):
+    """Documents the `null` research roles get: nullable in responses, not in requests."""
+
+    target_class = RequiredFreeTextField
+
+    def map_serializer_field(self, auto_schema, direction):
+        schema = auto_schema._map_serializer_field(self.target, direction, bypass_extensions=True)
+        return {**schema, "nullable": True} if direction == "response" else schema
 
 
 class _IdField(serializers.PrimaryKeyRelatedField):

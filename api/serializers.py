@@ -37,8 +37,10 @@ from registry.services.facts import save_fact
 
 from .exceptions import validation_detail
 from .fields import (
+    FreeTextField,
     NullableChoiceField,
     NullableTextField,
+    RequiredFreeTextField,
     VisibleCourseField,
     VisiblePatientField,
     VisibleSiteField,
@@ -208,9 +210,10 @@ class CycleSerializer(StrictSerializer):
     activity_gbq = serializers.FloatField(
         source="administered_gbq", help_text="Administered activity in GBq (0 < x ≤ 15)."
     )
-    note = NullableTextField()
-    warning_reason = NullableTextField(
-        help_text="Why the cycle was given despite pre-cycle warnings (CLINICAL.md §7)."
+    note = FreeTextField(help_text="Free text; `null` for research roles.")
+    warning_reason = FreeTextField(
+        help_text="Why the cycle was given despite pre-cycle warnings (CLINICAL.md §7); "
+        "`null` for research roles."
     )
     api_names = {"administered_gbq": "activity_gbq"}
     owner_fields = ("course",)
@@ -344,7 +347,7 @@ class ScanSerializer(StrictSerializer):
 
 class ClinicalProgressionSerializer(StrictSerializer):
     patient = VisiblePatientField()
-    note = NullableTextField()
+    note = FreeTextField(help_text="Free text; `null` for research roles.")
     owner_fields = ("patient",)
 
     class Meta:
@@ -355,7 +358,7 @@ class ClinicalProgressionSerializer(StrictSerializer):
 
 class AdverseEventSerializer(StrictSerializer):
     patient = VisiblePatientField()
-    note = NullableTextField()
+    note = FreeTextField(help_text="Free text; `null` for research roles.")
     owner_fields = ("patient",)
 
     class Meta:
@@ -370,8 +373,9 @@ class ResponseOverrideSerializer(StrictSerializer):
 
     course = VisibleCourseField()
     patient = serializers.IntegerField(source="course.patient_id", read_only=True)
-    reason = serializers.CharField(
-        allow_blank=False, help_text="Why the computed response is wrong."
+    reason = RequiredFreeTextField(
+        allow_blank=False,
+        help_text="Why the computed response is wrong; `null` for research roles.",
     )
     decided_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
     decided_at = serializers.DateTimeField(source="updated_at", read_only=True)

@@ -323,6 +323,9 @@ def previous_scan(patient: Patient) -> Scan | None:
 
 HISTORY_LIMIT = 50
 _SKIP_FIELDS = {"id", "created_at", "updated_at", "version", "canonical_value"}
+# Free text a clinician typed (names get typed into it): hidden from research roles.
+FREE_TEXT_FIELDS = {"note", "warning_reason", "reason"}
+HIDDEN = "(free text)"
 
 
 @dataclass
@@ -368,7 +371,8 @@ def patient_history(patient: Patient, *, user, limit: int = HISTORY_LIMIT) -> li
     One query per audited model. Each query reads up to 4 × `limit` rows so
     the previous version of most changes is at hand for the diff; an older
     predecessor simply shows the change without its field list. Identity
-    changes are left out for users who may not see identifiers.
+    changes are left out for users who may not see identifiers, and free text
+    (notes, reasons, change reasons) shows only that it changed.
     """
     show_identity = may_see_identifiers(user)
     entries: list[HistoryEntry] = []
@@ -385,6 +389,11 @@ def patient_history(patient: Patient, *, user, limit: int = HISTORY_LIMIT) -> li
             action = {"+": "created", "~": "changed", "-": "deleted"}[row.history_type]
             changed = before is not None and action == "changed"
             changes = _diff(names, before, row) if changed else []
+            if not show_identity:
+                changes = [
+                    (name, HIDDEN, HIDDEN) if name in FREE_TEXT_FIELDS else (name, old, new)
+                    for name, old, new in changes
+                ]
             previous[row.id] = row
             entries.append(
                 HistoryEntry(
@@ -393,7 +402,7 @@ def patient_history(patient: Patient, *, user, limit: int = HISTORY_LIMIT) -> li
                     action=action,
                     what=f"{label} {_describe(label, row)}",
                     changes=changes,
-                    reason=row.history_change_reason or "",
+                    reason=(row.history_change_reason or "") if show_identity else "",
                 )
             )
     entries.sort(key=lambda e: e.when, reverse=True)
