@@ -212,8 +212,20 @@ class ImportJobAdmin(ReadOnlyAdmin):
 
 @admin.register(models.ExportJob)
 class ExportJobAdmin(ReadOnlyAdmin):
-    list_display = ("pk", "status", "progress", "created_by", "created_at", "finished_at")
+    list_display = (
+        "pk",
+        "status",
+        "progress",
+        "created_by",
+        "created_at",
+        "finished_at",
+        "file_deleted",
+    )
     list_filter = ("status",)
+
+    @admin.display(boolean=True, description="file deleted")
+    def file_deleted(self, job):
+        return job.expired
 
 
 class StaffProfileInline(admin.StackedInline):

@@ -11,3 +11,9 @@ from .services import exports
 @shared_task(acks_late=True, soft_time_limit=3600, time_limit=3700)
 def run_export(job_id: int) -> None:
     exports.run_export_job(job_id)
+
+
+@shared_task
+def purge_expired_exports() -> int:
+    """Beat, hourly: delete export files past their retention."""
+    return exports.purge_expired_exports()

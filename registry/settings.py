@@ -224,7 +224,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "api.tasks.sweep_queued_imports",
         "schedule": float(envint("LUTETIA_SWEEP_INTERVAL_SECONDS", 60)),
     },
+    "purge-expired-exports": {
+        "task": "registry.export_tasks.purge_expired_exports",
+        "schedule": 3600.0,
+    },
 }
+# Background export files (de-identified, but patient-level data) are deleted this
+# many days after they were built; the job record stays, as a log of who exported what.
+LUTETIA_EXPORT_RETENTION_DAYS = envint("LUTETIA_EXPORT_RETENTION_DAYS", 7)
 
 # --- Clinical settings (CLINICAL.md) -------------------------------------
 LUTETIA_TOXICITY_WINDOW_DAYS = envint("LUTETIA_TOXICITY_WINDOW_DAYS", 90)

@@ -412,3 +412,51 @@ def test_text_a_spreadsheet_would_run_stays_text(client, researcher, cohort):
     assert not any(
         c.data_type == "f" for sheet in book.worksheets for r in sheet.iter_rows() for c in r
     )
+
+
+def test_export_files_are_deleted_after_the_retention(
+    client, researcher, cohort, settings, django_capture_on_commit_callbacks
+):
+    """Files go after LUTETIA_EXPORT_RETENTION_DAYS; the job stays as a record (410 Gone)."""
+    settings.LUTETIA_EXPORT_RETENTION_DAYS = 7
+    client.force_login(researcher)
+    with django_capture_on_commit_callbacks(execute=True):
+        status = client.post(reverse("research_export_jobs"), {"format": "csv"}).json()
+    job = models.ExportJob.objects.get(pk=status["id"])
+    download_url = reverse("research_export_download", args=[job.pk])
+    path = Path(job.file_path)
+    stray = path.with_name("export-999-dead.zip.part")  # a killed worker's partial file
+    stray.write_bytes(b"half")
+    outsider = path.parent.parent / "not-an-export.zip"  # never deleted: outside the folder
+    outsider.write_bytes(b"keep")
+
+    now = job.finished_at + dt.timedelta(days=7) - dt.timedelta(minutes=1)
+    assert exports.purge_expired_exports(now=now) == 0
+    assert path.is_file() and client.get(download_url).status_code == 200
+
+    later = job.finished_at + dt.timedelta(days=7, minutes=1)
+    assert exports.purge_expired_exports(now=later) == 1
+    job.refresh_from_db()
+    assert job.expired and job.status == "done" and not path.exists() and not stray.exists()
+    gone = client.get(download_url)
+    assert gone.status_code == 410 and b"7 days" in gone.content
+    again = client.get(status["status_url"]).json()
+    assert again["expired"] is True and again["download_url"] is None
+    page = client.get(reverse("research_export")).content.decode()
+    assert "file deleted after 7 days" in page
+    assert exports.purge_expired_exports(now=later) == 0  # idempotent
+
+    # A file_path pointing outside the export folder is not deleted.
+    models.ExportJob.objects.filter(pk=job.pk).update(file_path=str(outsider))
+    assert exports.purge_expired_exports(now=later) == 1
+    assert outsider.read_bytes() == b"keep"
+
+
+def test_the_purge_runs_on_the_beat(db):
+    from django.conf import settings as django_settings
+
+    from registry import export_tasks
+
+    entry = django_settings.CELERY_BEAT_SCHEDULE["purge-expired-exports"]
+    assert entry["task"] == export_tasks.purge_expired_exports.name
+    assert export_tasks.purge_expired_exports.delay().get() == 0  # eager: runs in-process

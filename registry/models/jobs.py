@@ -60,3 +60,8 @@ class ExportJob(Job):
 
     def __str__(self) -> str:
         return f"export {self.pk} ({self.status})"
+
+    @property
+    def expired(self) -> bool:
+        """Built, and its file since deleted (LUTETIA_EXPORT_RETENTION_DAYS)."""
+        return self.status == JobStatus.DONE and not self.file_path

@@ -600,6 +600,39 @@ def export_dir() -> Path:
     return path
 
 
+# A `.part` file older than this belongs to a worker that died while writing it.
+ORPHAN_PART_AGE = dt.timedelta(days=1)
+
+
+def purge_expired_exports(now: dt.datetime | None = None) -> int:
+    """Delete the files of exports built more than LUTETIA_EXPORT_RETENTION_DAYS ago.
+
+    The job stays (status done, no file: `expired`), so the export page and the
+    admin still show who exported what and when. Partial files left by a killed
+    worker go too. Only files inside the export folder are ever deleted. Returns
+    the number of jobs whose file was purged.
+    """
+    now = now or timezone.now()
+    cutoff = now - dt.timedelta(days=settings.LUTETIA_EXPORT_RETENTION_DAYS)
+    folder = export_dir().resolve()
+    purged = 0
+    due = ExportJob.objects.filter(status=JobStatus.DONE, finished_at__lt=cutoff)
+    for job in due.exclude(file_path="").only("pk", "file_path"):
+        path = Path(job.file_path).resolve()
+        if path.parent == folder:
+            path.unlink(missing_ok=True)
+        else:
+            logger.warning("export %s: %s is outside %s, not deleted", job.pk, path, folder)
+        purged += ExportJob.objects.filter(pk=job.pk).update(file_path="")
+    for part in folder.glob("export-*.part"):
+        modified = dt.datetime.fromtimestamp(part.stat().st_mtime, tz=dt.UTC)
+        if modified < now - ORPHAN_PART_AGE:
+            part.unlink(missing_ok=True)
+    if purged:
+        logger.info("purged %s expired export files", purged)
+    return purged
+
+
 def run_export_job(job_id: int) -> None:
     """Build a queued ExportJob's file; a second run of the same job changes nothing.
 

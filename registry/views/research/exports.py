@@ -51,6 +51,7 @@ def export_page(request: HttpRequest) -> HttpResponse:
         n_patients=outcomes.count(),
         jobs=ExportJob.objects.filter(created_by=request.user)[:10],
         direct_max=settings_direct_max(),
+        retention_days=settings.LUTETIA_EXPORT_RETENTION_DAYS,
     )
     return render(request, "research/export.html", context)
 
@@ -142,10 +143,11 @@ def _job_for(request: HttpRequest, pk: int) -> ExportJob:
 
 
 def _job_json(job: ExportJob) -> dict:
-    done = job.status == JobStatus.DONE
+    done = job.status == JobStatus.DONE and not job.expired
     return {
         "id": job.pk,
         "status": job.status,
+        "expired": job.expired,
         "progress": round(job.progress, 3),
         "error": job.error,
         "status_url": reverse("research_export_job", args=[job.pk]),
@@ -163,6 +165,13 @@ def export_job_status(request: HttpRequest, pk: int) -> JsonResponse:
 @research_page
 def export_job_download(request: HttpRequest, pk: int) -> FileResponse:
     job = _job_for(request, pk)
+    if job.expired:
+        days = settings.LUTETIA_EXPORT_RETENTION_DAYS
+        return HttpResponse(
+            f"This export's file was deleted {days} days after it was built: run it again.",
+            status=410,
+            content_type="text/plain; charset=utf-8",
+        )
     path = Path(job.file_path)
     if job.status != JobStatus.DONE or not path.is_file():
         raise Http404("This export is not ready.")
