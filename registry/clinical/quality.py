@@ -18,8 +18,9 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
 from registry.clinical.courses import months_between, schedule_courses
-from registry.clinical.facts import CycleFact, PatientFacts
+from registry.clinical.facts import CycleFact, PatientFacts, ScanFact
 from registry.clinical.response import (
+    lesion_size,
     missing_targets,
     recist_target_observations,
     select_baseline_scan,
@@ -28,6 +29,23 @@ from registry.clinical.response import (
 
 if TYPE_CHECKING:
     from registry.clinical.timeline import PatientOutcome
+
+
+def unmeasured_targets(baseline: ScanFact, follow_up: ScanFact) -> list[str]:
+    """Baseline targets a follow-up scan lists without a size one criteria needs (§8).
+
+    Reading: "a follow-up scan missing a baseline target lesion" includes a target
+    listed with its sizes left empty, which makes the time point NE just the same.
+    """
+    targets = {x.lesion for x in baseline.lesions if x.target and not x.new}
+    return [
+        x.lesion
+        for x in follow_up.lesions
+        if x.lesion in targets
+        and not x.new
+        and any(lesion_size(x, criteria) is None for criteria in ("swog", "recist"))
+    ]
+
 
 BLOOD_COUNT_ANALYTES: frozenset[str] = frozenset(
     {"hemoglobin", "platelets", "wbc", "neutrophils", "lymphocytes"}
@@ -99,6 +117,18 @@ def findings(
                             "follow_up_missing_target",
                             f"Scan of {scan.date.isoformat()} does not list baseline target "
                             f"{', '.join(missing)} ({label}); it is not evaluated.",
+                            sc.key,
+                            scan.key,
+                        )
+                    )
+                unmeasured = unmeasured_targets(baseline, scan)
+                if unmeasured:
+                    found.append(
+                        Finding(
+                            "follow_up_missing_target",
+                            f"Scan of {scan.date.isoformat()} lists baseline target "
+                            f"{', '.join(unmeasured)} without the measurement SWOG or RECIST "
+                            f"needs ({label}); it is not evaluated.",
                             sc.key,
                             scan.key,
                         )

@@ -123,11 +123,17 @@ def progression_date(
     clinical_progressions: tuple[date, ...],
     start: date,
     window_end: date | None,
+    death: date | None = None,
 ) -> date | None:
-    """Earliest of a PD scan and a clinical progression in the course window (CLINICAL.md §3)."""
-    candidates = [d for d in clinical_progressions if in_window(d, start, window_end)]
-    if first_pd_scan is not None and in_window(first_pd_scan, start, window_end):
-        candidates.append(first_pd_scan)
+    """Earliest of a PD scan and a clinical progression in the course window (CLINICAL.md §3).
+
+    A progression dated after the death date is ignored (a data error), so no
+    progression is reported, or drawn, after a patient's death.
+    """
+    dates = [*clinical_progressions, *([first_pd_scan] if first_pd_scan is not None else [])]
+    candidates = [
+        d for d in dates if in_window(d, start, window_end) and (death is None or d <= death)
+    ]
     return min(candidates, default=None)
 
 
@@ -207,9 +213,10 @@ def evaluate_course(
         )
     death = facts.death_date
     patient_censor = censoring_date(facts) or sc.last_cycle
-    clinical = progression_date(None, facts.clinical_progressions, sc.start, sc.window_end)
+    window = (sc.start, sc.window_end, death)
+    clinical = progression_date(None, facts.clinical_progressions, *window)
     prog = {
-        c: progression_date(r.first_pd_date, facts.clinical_progressions, sc.start, sc.window_end)
+        c: progression_date(r.first_pd_date, facts.clinical_progressions, *window)
         for c, r in responses.items()
     }
     ttp = {
