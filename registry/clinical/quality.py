@@ -148,12 +148,18 @@ def findings(
                         sc.key,
                     )
                 )
-        if facts.last_follow_up is not None and facts.last_follow_up < sc.start:
+        # A cycle given after the last follow-up means the follow-up date is stale
+        # (OS and TTP would be censored too early).
+        if facts.last_follow_up is not None and facts.last_follow_up < sc.last_cycle:
+            where = (
+                f"the start of the {label}"
+                if facts.last_follow_up < sc.start
+                else f"the last cycle ({sc.last_cycle.isoformat()}) of the {label}"
+            )
             found.append(
                 Finding(
                     "last_follow_up_before_course",
-                    f"Last follow-up {facts.last_follow_up.isoformat()} is before the start "
-                    f"of the {label}.",
+                    f"Last follow-up {facts.last_follow_up.isoformat()} is before {where}.",
                     sc.key,
                 )
             )
@@ -180,7 +186,9 @@ def _blood_count_findings(
     for cycle in sorted(cycles, key=lambda c: c.date):
         until = cycle.date + timedelta(days=BLOOD_COUNT_DAYS)
         if today is not None and until > today:
-            continue
+            continue  # not yet due
+        if facts.death_date is not None and facts.death_date <= until:
+            continue  # died before it was due: nothing to enter
         if not any(cycle.date < d <= until for d in counts):
             found.append(
                 Finding(

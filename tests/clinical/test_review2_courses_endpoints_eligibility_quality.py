@@ -445,10 +445,15 @@ def test_censoring_without_any_fact_after_the_cycles() -> None:
 
 
 def test_last_follow_up_on_the_start_day_and_the_day_before() -> None:
-    # on the start day: 0 months, no finding; the day before: moved to the start, finding
+    # on the start day: 0 months, flagged because later cycles were given after it;
+    # the day before: moved to the start, flagged as before the start
     same = pt([REG], last_follow_up="2010-01-01")
     assert ep(only(same).os) == (False, d("2010-01-01"), 0.0)
-    assert "last_follow_up_before_course" not in codes(same)
+    [stale] = [f for f in findings(same) if f.code == "last_follow_up_before_course"]
+    assert "before the last cycle" in stale.message
+    last = max(c.date for c in REG.cycles)
+    on_last = pt([REG], last_follow_up=last.isoformat())
+    assert "last_follow_up_before_course" not in codes(on_last)
     before = pt([REG], last_follow_up="2009-12-31")
     assert ep(only(before).os) == (False, d("2010-01-01"), 0.0)
     assert "last_follow_up_before_course" in codes(before)
@@ -777,6 +782,14 @@ def test_quality_blood_count_not_yet_due_before_8_weeks() -> None:
     p = q(labs=[lab("2010-02-01", "wbc", 4.0)])
     assert "cycle_without_blood_count" not in codes(p, today="2010-04-25")
     assert "cycle_without_blood_count" in codes(p, today="2010-04-26")
+
+
+def test_quality_blood_count_is_not_asked_of_a_patient_who_died_before_it_was_due() -> None:
+    # cycle 2 on 2010-03-01, its count due by 2010-04-26; no count after it
+    p = q(labs=[lab("2010-02-01", "wbc", 4.0)], last_follow_up=None, death_date="2010-03-22")
+    assert "cycle_without_blood_count" not in codes(p)  # died 3 weeks after the cycle
+    late = q(labs=[lab("2010-02-01", "wbc", 4.0)], last_follow_up=None, death_date="2010-04-27")
+    assert "cycle_without_blood_count" in codes(late)  # alive on the day it was due
 
 
 def test_quality_missing_target_only_for_targets_and_only_inside_the_window() -> None:
