@@ -175,6 +175,16 @@ SESSION_COOKIE_SECURE = not DEBUG and not TESTING and envbool("SECURE_COOKIES", 
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
+# HTTPS behind the hospital's TLS-terminating reverse proxy: opt-in, because only
+# the operator knows the proxy sets X-Forwarded-Proto and that every host is HTTPS
+# (HSTS cannot be taken back once browsers have seen it).
+if envbool("BEHIND_TLS_PROXY", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", False)
+SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 0)
+# Off unless asked: a hospital's other subdomains are rarely all HTTPS.
+SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", False)
 
 # --- Celery ---------------------------------------------------------------
 # Unset broker: tasks run eagerly in-process (after commit), so `make run`

@@ -1,6 +1,7 @@
 """Settings come from the environment (CONTRACT.md, "Running it")."""
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -97,3 +98,33 @@ def test_broker_turns_eager_mode_off():
         "s.CELERY_TASK_ALWAYS_EAGER, s.DEBUG",
     )
     assert result.stdout.strip() == "False False", result.stderr
+
+
+def test_https_behind_a_proxy_is_opt_in():
+    env = {"SECRET_KEY": "k3-" + "".join(chr(97 + i % 26) for i in range(60))}
+    expression = "getattr(s, 'SECURE_PROXY_SSL_HEADER', None), s.SECURE_SSL_REDIRECT, "
+    expression += "s.SECURE_HSTS_SECONDS, s.SESSION_COOKIE_SECURE"
+    off = settings_in_subprocess(env, expression)
+    assert off.stdout.strip() == "None False 0 True", off.stderr
+    on = settings_in_subprocess(
+        {**env, "BEHIND_TLS_PROXY": "1", "SECURE_SSL_REDIRECT": "1", "SECURE_HSTS_SECONDS": "3600"},
+        expression,
+    )
+    assert on.stdout.strip() == "('HTTP_X_FORWARDED_PROTO', 'https') True 3600 True", on.stderr
+    deploy = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy"],
+        cwd=ROOT,
+        env={
+            **{k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "LUTETIA_T"))},
+            **env,
+            "DEBUG": "0",
+            "BEHIND_TLS_PROXY": "1",
+            "SECURE_SSL_REDIRECT": "1",
+            "SECURE_HSTS_SECONDS": "3600",
+        },
+        capture_output=True,
+        text=True,
+    )
+    # Django's deployment checks pass but for the two HSTS choices left to the operator.
+    warned = set(re.findall(r"\((security\.W\d+)\)", deploy.stdout + deploy.stderr))
+    assert deploy.returncode == 0 and warned <= {"security.W005", "security.W021"}, deploy.stderr
