@@ -115,7 +115,12 @@ def test_https_behind_a_proxy_is_opt_in():
         [sys.executable, "manage.py", "check", "--deploy"],
         cwd=ROOT,
         env={
-            **{k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "LUTETIA_T"))},
+            # The browser tests set DJANGO_ALLOW_ASYNC_UNSAFE here; a server never has it.
+            **{
+                k: v
+                for k, v in os.environ.items()
+                if not k.startswith(("PYTEST", "LUTETIA_T", "DJANGO_ALLOW_ASYNC"))
+            },
             **env,
             "DEBUG": "0",
             "BEHIND_TLS_PROXY": "1",
