@@ -73,7 +73,8 @@ def findings(
     `cycle_without_blood_count`, `follow_up_missing_target`,
     `recist_too_many_targets`, `recist_too_many_targets_in_organ`,
     `recist_target_not_measurable`, `course_without_prior_progression`,
-    `last_follow_up_before_course`, `no_last_follow_up`, `follow_up_overdue`.
+    `last_follow_up_before_course`, `no_last_follow_up`, `follow_up_overdue`,
+    `overlapping_courses`.
     `outcome` (from `timeline.evaluate_patient`) supplies the progression
     dates under the chosen criteria; it is computed when not given.
     """
@@ -133,6 +134,20 @@ def findings(
                             scan.key,
                         )
                     )
+        if i > 0 and sc.start <= scheduled[i - 1].last_cycle:
+            # Courses are consecutive runs of cycles: a course starting on or before the
+            # previous one's last cycle is a cycle filed under the wrong course (or a
+            # duplicate), and leaves the earlier course a window too short.
+            before = scheduled[i - 1]
+            found.append(
+                Finding(
+                    "overlapping_courses",
+                    f"The {label} starts on or before the last cycle "
+                    f"({before.last_cycle.isoformat()}) of the {before.phase} course "
+                    f"{before.round}; check which course each cycle belongs to.",
+                    sc.key,
+                )
+            )
         if i > 0:
             previous = by_key.get(scheduled[i - 1].key)
             if (

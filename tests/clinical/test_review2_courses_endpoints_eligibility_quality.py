@@ -912,3 +912,18 @@ def test_quality_target_listed_without_a_measurement_is_reported() -> None:
     c = evaluate_patient(p).courses[0]
     assert [t.response for t in c.time_points] == ["NE", "NE"]  # both criteria: L2 not evaluated
     assert "follow_up_missing_target" in codes(p)
+
+
+def test_overlapping_courses_are_flagged() -> None:
+    # REG runs 2010-01-01 … 2010-05-01 (last cycle)
+    on_last = crs(2, "salvage", ("2010-05-01", 7.4), ("2010-07-01", 7.4))
+    inside = crs(2, "salvage", ("2010-03-15", 7.4))
+    next_day = crs(2, "salvage", ("2010-05-02", 7.4))
+    for course, flagged in ((on_last, True), (inside, True), (next_day, False)):
+        p = pt([REG, course], clinical_progressions=["2010-04-20"])
+        found = [f for f in findings(p) if f.code == "overlapping_courses"]
+        assert bool(found) is flagged, course
+        if flagged:
+            assert found[0].course_key == 2 and "2010-05-01" in found[0].message
+    same_day = pt([REG, crs(2, "regular", ("2010-01-01", 7.4))])
+    assert [f.course_key for f in findings(same_day) if f.code == "overlapping_courses"] == [2]
