@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import math
-
 from django.contrib.auth.models import AnonymousUser
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from rest_framework import serializers
 
 from registry.access import may_see_identifiers, visible_patients, visible_sites
 from registry.models import Course
+from registry.services.interchange_build import is_infinite
 
 
 class BlankAsNullMixin:
@@ -65,6 +64,10 @@ class _NullForResearch:
 class FreeTextField(_NullForResearch, NullableTextField):
     """An optional note (`null` when empty, and always `null` for research roles)."""
 
+    def __init__(self, **kwargs):
+        kwargs.setdefault("help_text", "Free text; `null` for research roles.")
+        super().__init__(**kwargs)
+
 
 class RequiredFreeTextField(_NullForResearch, serializers.CharField):
     """A required, non-blank text (an override's reason); `null` for research roles."""
@@ -85,7 +88,7 @@ class _IdField(serializers.PrimaryKeyRelatedField):
     is an id of the wrong type, named by its field, not an OverflowError (500)."""
 
     def to_internal_value(self, data):
-        if isinstance(data, float) and not math.isfinite(data):
+        if is_infinite(data):
             self.fail("incorrect_type", data_type="number too large")
         return super().to_internal_value(data)
 

@@ -210,7 +210,7 @@ class CycleSerializer(StrictSerializer):
     activity_gbq = serializers.FloatField(
         source="administered_gbq", help_text="Administered activity in GBq (0 < x ≤ 15)."
     )
-    note = FreeTextField(help_text="Free text; `null` for research roles.")
+    note = FreeTextField()
     warning_reason = FreeTextField(
         help_text="Why the cycle was given despite pre-cycle warnings (CLINICAL.md §7); "
         "`null` for research roles."
@@ -347,7 +347,7 @@ class ScanSerializer(StrictSerializer):
 
 class ClinicalProgressionSerializer(StrictSerializer):
     patient = VisiblePatientField()
-    note = FreeTextField(help_text="Free text; `null` for research roles.")
+    note = FreeTextField()
     owner_fields = ("patient",)
 
     class Meta:
@@ -358,7 +358,7 @@ class ClinicalProgressionSerializer(StrictSerializer):
 
 class AdverseEventSerializer(StrictSerializer):
     patient = VisiblePatientField()
-    note = FreeTextField(help_text="Free text; `null` for research roles.")
+    note = FreeTextField()
     owner_fields = ("patient",)
 
     class Meta:

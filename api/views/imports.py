@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import math
-from typing import Any
-
 from django.db import transaction
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
@@ -15,6 +12,7 @@ from rest_framework.response import Response
 
 from registry.access import sees_all_sites
 from registry.models import ImportJob
+from registry.services.interchange_build import is_infinite, render_path, walk
 
 from .. import jobs
 from ..pagination import RegistryPagination
@@ -66,9 +64,10 @@ class ImportJobViewSet(
         document = request.data
         if not isinstance(document, dict):
             raise ValidationError({"non_field_errors": ["The body must be a JSON object."]})
-        if (path := _infinite_number(document)) is not None:
+        infinite = next((path for path, v in walk(document) if is_infinite(v)), None)
+        if infinite is not None:
             # `1e309` parses as infinity, which PostgreSQL's jsonb cannot store (a 500).
-            raise ValidationError({path: ["This number is too large."]})
+            raise ValidationError({render_path(infinite): ["This number is too large."]})
         errors = jobs.site_errors(request.user, document)
         if errors:
             raise ValidationError(errors)
@@ -77,17 +76,3 @@ class ImportJobViewSet(
         job.refresh_from_db()  # in eager mode (no broker) the import has already run
         headers = {"Location": reverse("api-import-detail", args=[job.pk])}
         return Response(self.get_serializer(job).data, status=202, headers=headers)
-
-
-def _infinite_number(data: Any) -> str | None:
-    """The path (as the import's errors name it) of the first number read as infinity."""
-    stack: list[tuple[str, Any]] = [("", data)]
-    while stack:
-        path, value = stack.pop()
-        if isinstance(value, float) and not math.isfinite(value):
-            return path or "non_field_errors"
-        if isinstance(value, dict):
-            stack.extend((f"{path}.{k}" if path else str(k), v) for k, v in value.items())
-        elif isinstance(value, list):
-            stack.extend((f"{path}[{i}]", v) for i, v in enumerate(value))
-    return None

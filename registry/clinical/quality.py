@@ -18,33 +18,17 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
 from registry.clinical.courses import months_between, schedule_courses
-from registry.clinical.facts import CycleFact, PatientFacts, ScanFact
+from registry.clinical.facts import CycleFact, PatientFacts
 from registry.clinical.response import (
-    lesion_size,
     missing_targets,
     recist_target_observations,
     select_baseline_scan,
     select_follow_up_scans,
+    unmeasured_targets,
 )
 
 if TYPE_CHECKING:
     from registry.clinical.timeline import PatientOutcome
-
-
-def unmeasured_targets(baseline: ScanFact, follow_up: ScanFact) -> list[str]:
-    """Baseline targets a follow-up scan lists without a size one criteria needs (§8).
-
-    Reading: "a follow-up scan missing a baseline target lesion" includes a target
-    listed with its sizes left empty, which makes the time point NE just the same.
-    """
-    targets = {x.lesion for x in baseline.lesions if x.target and not x.new}
-    return [
-        x.lesion
-        for x in follow_up.lesions
-        if x.lesion in targets
-        and not x.new
-        and any(lesion_size(x, criteria) is None for criteria in ("swog", "recist"))
-    ]
 
 
 BLOOD_COUNT_ANALYTES: frozenset[str] = frozenset(
@@ -134,22 +118,22 @@ def findings(
                             scan.key,
                         )
                     )
-        if i > 0 and sc.start <= scheduled[i - 1].last_cycle:
-            # Courses are consecutive runs of cycles: a course starting on or before the
-            # previous one's last cycle is a cycle filed under the wrong course (or a
-            # duplicate), and leaves the earlier course a window too short.
-            before = scheduled[i - 1]
-            found.append(
-                Finding(
-                    "overlapping_courses",
-                    f"The {label} starts on or before the last cycle "
-                    f"({before.last_cycle.isoformat()}) of the {before.phase} course "
-                    f"{before.round}; check which course each cycle belongs to.",
-                    sc.key,
-                )
-            )
         if i > 0:
-            previous = by_key.get(scheduled[i - 1].key)
+            before = scheduled[i - 1]
+            if sc.start <= before.last_cycle:
+                # Courses are consecutive runs of cycles: a course starting on or before
+                # the previous one's last cycle is a cycle filed under the wrong course
+                # (or a duplicate), and leaves the earlier course a window too short.
+                found.append(
+                    Finding(
+                        "overlapping_courses",
+                        f"The {label} starts on or before the last cycle "
+                        f"({before.last_cycle.isoformat()}) of the {before.phase} course "
+                        f"{before.round}; check which course each cycle belongs to.",
+                        sc.key,
+                    )
+                )
+            previous = by_key.get(before.key)
             if (
                 previous is not None
                 and previous.progression_date.get(previous.progression_criteria) is None

@@ -470,3 +470,19 @@ def missing_targets(baseline: ScanFact, follow_up: ScanFact) -> list[str]:
         for lesion in baseline.lesions
         if lesion.target and not lesion.new and lesion.lesion not in listed
     ]
+
+
+def unmeasured_targets(baseline: ScanFact, follow_up: ScanFact) -> list[str]:
+    """Baseline targets a follow-up scan lists without a size one criteria needs (CLINICAL.md §8).
+
+    Reading: "a follow-up scan missing a baseline target lesion" includes a target
+    listed with its sizes left empty, which makes the time point NE just the same.
+    """
+    targets = {x.lesion for x in baseline.lesions if x.target and not x.new}
+    return [
+        x.lesion
+        for x in follow_up.lesions
+        if x.lesion in targets
+        and not x.new
+        and any(lesion_size(x, criteria) is None for criteria in ("swog", "recist"))
+    ]

@@ -34,13 +34,11 @@ class ClinicalRecord(models.Model):
             for name in self.not_future_dates
             if (value := getattr(self, name)) is not None and value > today
         }
-        errors.update(
-            {
-                name: [f"{self._meta.get_field(name).verbose_name} {value} is before 1900."]
-                for name in self.not_future_dates
-                if (value := getattr(self, name)) is not None and value < self.earliest_date
-            }
-        )
+        errors |= {
+            name: [f"{self._meta.get_field(name).verbose_name} {value} is before 1900."]
+            for name in self.not_future_dates
+            if (value := getattr(self, name)) is not None and value < self.earliest_date
+        }
         if errors:
             raise ValidationError(errors)
 

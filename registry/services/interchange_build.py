@@ -401,20 +401,29 @@ def _build_patient(
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
-def _unstorable_values(doc: Any) -> Iterator[tuple[Path, str]]:
+def walk(doc: Any) -> Iterator[tuple[Path, Any]]:
+    """Every value of a JSON document with its path, containers before their items."""
     stack: list[tuple[Path, Any]] = [((), doc)]
     while stack:
         path, value = stack.pop()
-        if isinstance(value, str):
-            if _UNSTORABLE.search(value):
-                yield path, "Text holds a NUL character or an unpaired surrogate: not storable."
-        elif isinstance(value, float):
-            if not math.isfinite(value):
-                yield path, f"{value} is not a finite number."
-        elif isinstance(value, dict):
+        yield path, value
+        if isinstance(value, dict):
             stack.extend(((*path, str(key)), item) for key, item in value.items())
         elif isinstance(value, list):
             stack.extend(((*path, i), item) for i, item in enumerate(value))
+
+
+def is_infinite(value: Any) -> bool:
+    """A float JSON cannot carry: NaN, or a number such as `1e309` read as infinity."""
+    return isinstance(value, float) and not math.isfinite(value)
+
+
+def _unstorable_values(doc: Any) -> Iterator[tuple[Path, str]]:
+    for path, value in walk(doc):
+        if isinstance(value, str) and _UNSTORABLE.search(value):
+            yield path, "Text holds a NUL character or an unpaired surrogate: not storable."
+        elif is_infinite(value):
+            yield path, f"{value} is not a finite number."
 
 
 def _duplicates(items: Iterable[tuple[Path, Any]], what: str) -> Iterator[tuple[Path, str]]:

@@ -70,9 +70,8 @@ def patient_detail(request: HttpRequest, pk: int) -> HttpResponse:
             ),
             "history": selectors.patient_history(patient, user=request.user),
             "age": _age(page.birth_date_for_age, patient.death_date),
+            # Also gates free text (notes, reasons): names get typed into it.
             "show_identifiers": may_see_identifiers(request.user),
-            # Names get typed into notes and reasons: research roles see no free text.
-            "show_free_text": may_see_identifiers(request.user),
             "may_write": may_write_clinical(request.user),
         },
     )
