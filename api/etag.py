@@ -18,7 +18,7 @@ import re
 from django.core.serializers.json import DjangoJSONEncoder
 from rest_framework.response import Response
 
-from .exceptions import PreconditionFailed
+from api.exceptions import PreconditionFailed
 
 _TAG = re.compile(r'^(?:W/)?"(?P<model>[a-z_]+)-(?P<pk>\d+)-v(?P<version>\d+)"$')
 

@@ -18,9 +18,8 @@ from rest_framework import exceptions, status
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler
 
-from registry.services.facts import StaleVersion
-
-from .parsers import RequestTooLarge
+from api.parsers import RequestTooLarge
+from registry.records.facts import StaleVersion
 
 
 class PreconditionFailed(exceptions.APIException):

@@ -7,8 +7,8 @@ from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from rest_framework import serializers
 
 from registry.access import may_see_identifiers, visible_patients, visible_sites
+from registry.interchange.build import is_infinite
 from registry.models import Course
-from registry.services.interchange_build import is_infinite
 
 
 class BlankAsNullMixin:

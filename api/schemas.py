@@ -1,6 +1,6 @@
 """Response shapes of the computed endpoints, for the OpenAPI schema (CONTRACT.md).
 
-The views return plain dicts built by `registry.services.cohorts`; these
+The views return plain dicts built by `registry.research`; these
 serializers only describe them, so the schema (and schemathesis, which checks
 every response against it) knows every key.
 """
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from registry.derive.outcomes import ENDPOINTS, GRADE_KEYS, TOXICITY_KEYS
 from registry.models import Criteria, JobStatus, Phase, ResponseCode
-from registry.services.cohorts import ENDPOINTS, GRADE_KEYS, TOXICITY_KEYS
 
 MONTHS = "Months (days / 30.4375), 2 decimals."
 

@@ -1,6 +1,6 @@
 """Serializers of the clinical facts, with the interchange format's field names.
 
-Writes go through `registry.services.facts.save_fact` / `delete_fact`, the one
+Writes go through `registry.records.facts.save_fact` / `delete_fact`, the one
 path every caller takes (validation with `full_clean`, audit with the acting
 user, recomputation after commit); a model's validation error comes back as
 DRF's `{"field": [...]}` under the API's field names. Unknown keys in a body
@@ -16,6 +16,16 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from api.exceptions import validation_detail
+from api.fields import (
+    FreeTextField,
+    NullableChoiceField,
+    NullableTextField,
+    RequiredFreeTextField,
+    VisibleCourseField,
+    VisiblePatientField,
+    VisibleSiteField,
+)
 from registry.clinical import units
 from registry.models import (
     AdverseEvent,
@@ -33,18 +43,7 @@ from registry.models import (
     Site,
     StopReason,
 )
-from registry.services.facts import save_fact
-
-from .exceptions import validation_detail
-from .fields import (
-    FreeTextField,
-    NullableChoiceField,
-    NullableTextField,
-    RequiredFreeTextField,
-    VisibleCourseField,
-    VisiblePatientField,
-    VisibleSiteField,
-)
+from registry.records.facts import save_fact
 
 
 class StrictSerializer(serializers.ModelSerializer):
@@ -308,7 +307,7 @@ class ScanSerializer(StrictSerializer):
 
     def _save_lesions(self, scan: Scan, lesions: list[dict], *, replace: bool) -> None:
         """Create, update or (when replacing) delete lesions so the scan has exactly `lesions`."""
-        from registry.services.facts import delete_fact
+        from registry.records.facts import delete_fact
 
         existing = {lesion.lesion: lesion for lesion in scan.lesions.all()} if replace else {}
         # Keyed by position, as DRF reports errors of a nested list.

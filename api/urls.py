@@ -4,7 +4,7 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
-from .views import auth, facts, imports, results
+from api.views import auth, facts, imports, results
 
 # Flat routes: every fact has its own collection, filtered by `?patient=<id>`.
 router = SimpleRouter()

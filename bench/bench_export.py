@@ -163,8 +163,11 @@ def main() -> int:
     setup_django(url)
 
     from django.contrib.auth import get_user_model
+    from django.db.models import Q
 
-    from registry.services import cohorts, exports
+    from registry.research import exports
+    from registry.research.cohort import Cohort
+    from registry.research.filters import CohortFilter
 
     started = time.perf_counter()
     populate(args.patients, args.rows)
@@ -175,8 +178,10 @@ def main() -> int:
     )
 
     admin = get_user_model().objects.create_superuser("bench", "b@example.org", "x" * 16)
-    everyone = cohorts.select_course_outcomes(admin, cohorts.CohortFilter())
-    small = everyone.filter(patient__study_id__lt=f"B-{args.patients // 100:06d}")
+    everyone = Cohort(admin, CohortFilter())
+    small = Cohort(
+        admin, CohortFilter(extra=Q(patient__study_id__lt=f"B-{args.patients // 100:06d}"))
+    )
     labs = exports.TABLES["labs"]
 
     def stream(outcomes):

@@ -115,9 +115,9 @@ def main() -> int:
     django.setup()
     from django.core.management import call_command
 
+    from registry.derive.recompute import recompute_patient
+    from registry.interchange.documents import import_document
     from registry.models import Patient, PatientState
-    from registry.services.interchange import import_document
-    from registry.services.recompute import recompute_patient
 
     call_command("migrate", verbosity=0)
     log_path = Path(os.environ.get("TMPDIR", "/tmp")) / "lutetia-bench-worker.log"

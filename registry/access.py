@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import QuerySet
 from django.http import Http404
 
-from .models import Patient, Role, Site
+from registry.models import Patient, Role, Site
 
 
 def role_of(user) -> str | None:

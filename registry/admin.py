@@ -12,8 +12,8 @@ from django.core.exceptions import ValidationError
 from django.http import Http404
 from simple_history.admin import SimpleHistoryAdmin
 
-from . import models
-from .services.facts import delete_fact, save_fact
+from registry import models
+from registry.records.facts import delete_fact, save_fact
 
 
 def _require_ids(*pairs) -> None:

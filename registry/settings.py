@@ -224,7 +224,6 @@ CELERY_TIMEZONE = TIME_ZONE
 # Recompute patients still stale after this many seconds (a lost message or a
 # broker outage delays results but never loses them).
 LUTETIA_STALE_SWEEP_SECONDS = envint("LUTETIA_STALE_SWEEP_SECONDS", 180)
-CELERY_IMPORTS = ["registry.export_tasks"]
 CELERY_BEAT_SCHEDULE = {
     "sweep-stale-patients": {
         "task": "registry.tasks.sweep_stale_patients",

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from .views import home
+from registry.views import home
 
 urlpatterns = [
     path("", home.index, name="home"),
@@ -18,8 +18,8 @@ urlpatterns = [
         auth_views.PasswordChangeDoneView.as_view(),
         name="password_change_done",
     ),
-    path("", include("registry.urls_clinic")),
-    path("research/", include("registry.urls_research")),
+    path("", include("registry.records.urls")),
+    path("research/", include("registry.research.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("api.urls")),
 ]

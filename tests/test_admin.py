@@ -5,7 +5,7 @@ from django.apps import apps
 from django.contrib import admin
 from django.urls import reverse
 
-from registry.services.facts import save_fact
+from registry.records.facts import save_fact
 from tests import factories
 
 

@@ -7,8 +7,8 @@ import copy
 import pytest
 
 from registry import models as m
-from registry.services.facts import save_fact
-from registry.services.interchange import import_document
+from registry.interchange.documents import import_document
+from registry.records.facts import save_fact
 
 pytestmark = pytest.mark.django_db
 

@@ -17,7 +17,7 @@ import pytest
 from django.db import transaction
 
 from registry import models
-from registry.services.facts import save_fact
+from registry.records.facts import save_fact
 from tests.celery_helpers import Worker, delete_queue, publishing_to, unique_queue, wait_for
 from tests.services import need_postgres, need_redis
 

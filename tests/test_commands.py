@@ -11,7 +11,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from registry import models as m
-from registry.services.interchange import import_document
+from registry.interchange.documents import import_document
 from tests import factories
 
 pytestmark = pytest.mark.django_db

@@ -24,7 +24,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from registry import models as m
-from registry.services.interchange import export_document, import_document, validate_document
+from registry.interchange.documents import export_document, import_document, validate_document
 from tests import factories
 from tests.services import need_postgres
 

@@ -10,8 +10,8 @@ from django.core.management import call_command
 
 from registry import models as m
 from registry.clinical import units
-from registry.services.demo import DATA_CUTOFF, build_demo_document
-from registry.services.interchange import export_document, validate_document
+from registry.interchange.demo import DATA_CUTOFF, build_demo_document
+from registry.interchange.documents import export_document, validate_document
 
 
 @pytest.fixture(scope="module")

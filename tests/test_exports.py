@@ -14,7 +14,8 @@ from django.urls import reverse
 from openpyxl import load_workbook
 
 from registry import models
-from registry.services import exports
+from registry.research import exports
+from registry.research.cohort import age_at
 from tests import factories
 from tests.test_research_report import AGES, SPEC, build_known_cohort
 
@@ -343,10 +344,10 @@ def test_unknown_table_is_404_and_bad_filter_400(client, researcher, cohort):
 
 
 def test_age_in_completed_years():
-    assert exports.age_at(D(1950, 3, 1), D(2005, 2, 28)) == 54
-    assert exports.age_at(D(1950, 3, 1), D(2005, 3, 1)) == 55
-    assert exports.age_at(D(1952, 2, 29), D(2005, 2, 28)) == 52
-    assert exports.age_at(None, D(2005, 3, 1)) is None
+    assert age_at(D(1950, 3, 1), D(2005, 2, 28)) == 54
+    assert age_at(D(1950, 3, 1), D(2005, 3, 1)) == 55
+    assert age_at(D(1952, 2, 29), D(2005, 2, 28)) == 52
+    assert age_at(None, D(2005, 3, 1)) is None
 
 
 @pytest.mark.celery_worker
@@ -455,7 +456,7 @@ def test_export_files_are_deleted_after_the_retention(
 def test_the_purge_runs_on_the_beat(db):
     from django.conf import settings as django_settings
 
-    from registry import export_tasks
+    from registry.research import tasks as export_tasks
 
     entry = django_settings.CELERY_BEAT_SCHEDULE["purge-expired-exports"]
     assert entry["task"] == export_tasks.purge_expired_exports.name

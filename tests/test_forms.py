@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import ValidationError
 
-from registry import forms
 from registry.clinical import ctcae
 from registry.models import Course
-from registry.services.figures import grade_bands, lab_figure
+from registry.records import forms
+from registry.records.figures import grade_bands, lab_figure
 from tests import factories
 
 

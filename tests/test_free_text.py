@@ -14,7 +14,7 @@ import pytest
 from django.urls import reverse
 
 from registry import models
-from registry.services.facts import save_fact
+from registry.records.facts import save_fact
 from tests import factories
 from tests.api.conftest import client_for
 

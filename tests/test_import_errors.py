@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 
 from registry import models as m
-from registry.services.interchange import import_document, validate_document
+from registry.interchange.documents import import_document, validate_document
 from tests import factories
 
 pytestmark = pytest.mark.django_db

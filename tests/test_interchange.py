@@ -9,10 +9,10 @@ import pytest
 from django.apps import apps
 
 from registry import models as m
-from registry.schema import SCHEMA_PATH
-from registry.services import interchange
-from registry.services.demo import build_demo_document
-from registry.services.interchange import export_document, import_document, validate_document
+from registry.interchange import documents as interchange
+from registry.interchange.demo import build_demo_document
+from registry.interchange.documents import export_document, import_document, validate_document
+from registry.interchange.schema import SCHEMA_PATH
 from tests import factories
 from tests.conftest import SHARED
 from tests.services import need_postgres

@@ -7,9 +7,9 @@ import datetime as dt
 import pytest
 from django.urls import reverse
 
+from registry.derive.recompute import recompute_patient
 from registry.models import Cycle, LabResult, PatientState, ResponseOverride, Scan, StaffProfile
-from registry.services.facts import save_fact
-from registry.services.recompute import recompute_patient
+from registry.records.facts import save_fact
 from tests import factories
 
 pytestmark = pytest.mark.django_db

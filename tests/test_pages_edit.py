@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 from django.urls import reverse
 
+from registry.derive.recompute import recompute_patient
 from registry.models import (
     AdverseEvent,
     ClinicalProgression,
@@ -17,9 +18,8 @@ from registry.models import (
     ResponseOverride,
     Scan,
 )
-from registry.services import clinic
-from registry.services.facts import save_fact
-from registry.services.recompute import recompute_patient
+from registry.records import clinic
+from registry.records.facts import save_fact
 from tests.test_pages_clinic import _events, _scan_post, build_patient, login
 
 pytestmark = pytest.mark.django_db

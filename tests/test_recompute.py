@@ -1,4 +1,4 @@
-"""Recomputing derived rows (registry/services/recompute.py) and the `recompute` command.
+"""Recomputing derived rows (registry/derive/) and the `recompute` command.
 
 The service is tested directly here; tests/test_celery_worker.py runs the same
 path through a real worker and broker.
@@ -17,11 +17,11 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from kombu.exceptions import OperationalError as KombuOperationalError
 
-from registry import models, tasks
+from registry import models
 from registry.clinical.timeline import evaluate_patient
-from registry.services import recompute
-from registry.services.facts import delete_fact, save_fact
-from registry.services.loading import load_patient
+from registry.derive import recompute, schedule, tasks
+from registry.derive.loading import load_patient
+from registry.records.facts import delete_fact, save_fact
 from tests import factories
 
 START = dt.date(2005, 6, 1)
@@ -106,7 +106,7 @@ def test_recompute_query_count_is_fixed(django_assert_num_queries):
     patient = salvage_patient(labs=5, follow_ups=3)
     models.AdverseEvent.objects.create(patient=patient, term="MDS", grade=4, onset=START)
     models.ClinicalProgression.objects.create(patient=patient, date=START + dt.timedelta(days=300))
-    recompute.mark_stale([patient.pk])
+    schedule.mark_stale([patient.pk])
     # load: patient+identity+state, courses, cycles, overrides, labs, scans, lesions,
     # clinical progressions, adverse events (9). write: savepoint, [lock timeout],
     # courses, scans, state locks, 2 upserts, 2 deletes, state update, release (10–11).
@@ -154,10 +154,10 @@ def test_rows_no_longer_derived_are_removed():
 @pytest.mark.django_db
 def test_a_write_during_the_recompute_keeps_the_patient_stale():
     patient = salvage_patient()
-    recompute.schedule_recompute([patient.pk])
+    schedule.schedule_recompute([patient.pk])
     loaded = load_patient(patient.pk)
     outcome = evaluate_patient(loaded.facts)
-    recompute.schedule_recompute([patient.pk])  # a clinician saves meanwhile
+    schedule.schedule_recompute([patient.pk])  # a clinician saves meanwhile
 
     assert recompute.store_outcome(loaded, outcome) == "superseded"
     state = models.PatientState.objects.get(patient=patient)
@@ -177,7 +177,7 @@ def test_unforced_recompute_skips_a_fresh_patient():
 @pytest.mark.django_db
 def test_engine_error_is_recorded_and_the_patient_stays_stale():
     patient = salvage_patient()
-    recompute.schedule_recompute([patient.pk])
+    schedule.schedule_recompute([patient.pk])
     with (
         mock.patch.object(recompute, "evaluate_patient", side_effect=ValueError("bad facts")),
         pytest.raises(ValueError),
@@ -196,8 +196,8 @@ def test_engine_error_is_recorded_and_the_patient_stays_stale():
 def test_schedule_marks_stale_creates_state_and_moves_the_generation():
     a, b = factories.PatientFactory(), factories.PatientFactory()
     models.PatientState.objects.create(patient=a, stale=False, stale_generation=4)
-    with mock.patch.object(recompute, "enqueue_recompute"):
-        recompute.schedule_recompute([a.pk, b.pk, a.pk])
+    with mock.patch.object(tasks, "enqueue_recompute"):
+        schedule.schedule_recompute([a.pk, b.pk, a.pk])
     state_a, state_b = (models.PatientState.objects.get(patient=p) for p in (a, b))
     assert (state_a.stale, state_a.stale_generation) == (True, 5)
     assert state_a.stale_since is not None
@@ -206,18 +206,18 @@ def test_schedule_marks_stale_creates_state_and_moves_the_generation():
 
 @pytest.mark.django_db
 def test_schedule_ignores_deleted_patients():
-    with mock.patch.object(recompute, "enqueue_recompute"):
-        recompute.schedule_recompute([10**9])
+    with mock.patch.object(tasks, "enqueue_recompute"):
+        schedule.schedule_recompute([10**9])
     assert not models.PatientState.objects.exists()
 
 
 @pytest.mark.django_db
 def test_stale_since_is_kept_while_the_patient_stays_stale():
     patient = factories.PatientFactory()
-    with mock.patch.object(recompute, "enqueue_recompute"):
-        recompute.schedule_recompute([patient.pk])
+    with mock.patch.object(tasks, "enqueue_recompute"):
+        schedule.schedule_recompute([patient.pk])
         first = models.PatientState.objects.get(patient=patient).stale_since
-        recompute.schedule_recompute([patient.pk])
+        schedule.schedule_recompute([patient.pk])
     assert models.PatientState.objects.get(patient=patient).stale_since == first
 
 
@@ -249,17 +249,17 @@ def test_a_burst_of_saves_enqueues_the_patient_once(clinician, django_capture_on
 def test_a_rolled_back_savepoint_does_not_lose_the_enqueue(django_capture_on_commit_callbacks):
     a, b = factories.PatientFactory(), factories.PatientFactory()
     with (
-        mock.patch.object(recompute, "enqueue_recompute") as enqueue,
+        mock.patch.object(tasks, "enqueue_recompute") as enqueue,
         django_capture_on_commit_callbacks(execute=True),
         transaction.atomic(),
     ):
         try:
             with transaction.atomic():
-                recompute.schedule_recompute([a.pk])
+                schedule.schedule_recompute([a.pk])
                 raise RuntimeError("rolled back")
         except RuntimeError:
             pass
-        recompute.schedule_recompute([b.pk])
+        schedule.schedule_recompute([b.pk])
     enqueue.assert_called_once_with([b.pk])
 
 
@@ -274,7 +274,7 @@ def test_a_cohort_import_enqueues_batches(django_capture_on_commit_callbacks, se
         mock.patch.object(tasks.recompute_patients, "delay") as batch,
         django_capture_on_commit_callbacks(execute=True),
     ):
-        recompute.schedule_recompute(ids)
+        schedule.schedule_recompute(ids)
     size = settings.LUTETIA_RECOMPUTE_BATCH_SIZE
     assert batch.call_count == math.ceil(1000 / size)
     sent = [pk for call in batch.call_args_list for pk in call.args[0]]

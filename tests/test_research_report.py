@@ -20,7 +20,10 @@ import pytest
 from django.urls import reverse
 
 from registry import models
-from registry.services import cohorts, research_report
+from registry.research.analyses import survival_analysis
+from registry.research.cohort import Cohort
+from registry.research.filters import parse_filter, ttp_regular_group
+from registry.research.report import paper_report
 from tests import factories
 
 D = dt.date
@@ -487,8 +490,8 @@ def test_drill_down_lists_the_right_study_ids(client, researcher, known_cohort):
 def test_page_numbers_are_the_api_numbers(client, researcher, known_cohort):
     """One code path: the page's report is the API's cohort report for the same filter."""
     client.force_login(researcher)
-    rf = research_report.parse_filter({})
-    report = research_report.paper_report(researcher, rf)
+    rf = parse_filter({})
+    report = paper_report(Cohort(researcher, rf))
     api = client.get("/api/v1/reports/cohort/", {"phase": "salvage"})
     if api.status_code == 404:
         pytest.skip("the API report endpoint is not wired yet")
@@ -502,8 +505,8 @@ def test_page_numbers_are_the_api_numbers(client, researcher, known_cohort):
 
 def test_research_filters_narrow_the_cohort(researcher, known_cohort):
     def ids(**params) -> set[str]:
-        rf = research_report.parse_filter(params)
-        return {r.patient.study_id for r in research_report.cohort_rows(researcher, rf)}
+        rf = parse_filter(params)
+        return {r.patient.study_id for r in Cohort(researcher, rf).rows}
 
     assert ids() == set(SPEC)
     assert ids(start_from="2006-01-10", start_to="2007-03-01") == {"K-3", "K-4", "K-5"}
@@ -517,15 +520,15 @@ def test_research_filters_narrow_the_cohort(researcher, known_cohort):
 
 
 def test_ttp_regular_groups_leave_out_early_censoring():
-    assert research_report.ttp_regular_group((10.0, False), 36) is None
-    assert research_report.ttp_regular_group((10.0, True), 36) == "short"
-    assert research_report.ttp_regular_group((36.0, False), 36) == "long"
-    assert research_report.ttp_regular_group(None, 36) is None
+    assert ttp_regular_group((10.0, False), 36) is None
+    assert ttp_regular_group((10.0, True), 36) == "short"
+    assert ttp_regular_group((36.0, False), 36) == "long"
+    assert ttp_regular_group(None, 36) is None
 
 
 def test_own_strata_survival_matches_km_and_logrank(researcher, known_cohort):
-    rf = research_report.parse_filter({"strata": "ttp_regular"})
-    result = research_report.survival_curves(researcher, rf)
+    rf = parse_filter({"strata": "ttp_regular"})
+    result = survival_analysis(Cohort(researcher, rf))
     assert [(g["label"], g["n"], g["events"], g["median"]) for g in result["groups"]] == [
         ("short", 2, 2, 3.0),
         ("long", 3, 2, 8.0),
@@ -536,9 +539,9 @@ def test_own_strata_survival_matches_km_and_logrank(researcher, known_cohort):
     }
     assert result["logrank"]["p"] == pytest.approx(logrank_p(data), abs=1e-4)
     # Strata of the shared module go through cohorts.survival_analysis unchanged.
-    rf = research_report.parse_filter({"strata": "sex"})
-    shared = cohorts.survival_analysis(researcher, rf.selected)
-    assert research_report.survival_curves(researcher, rf) == shared
+    rf = parse_filter({"strata": "sex"})
+    shared = survival_analysis(Cohort(researcher, rf.selected))
+    assert survival_analysis(Cohort(researcher, rf)) == shared
 
 
 @pytest.mark.parametrize(
@@ -591,7 +594,7 @@ def test_report_of_a_really_recomputed_cohort(
     db, client, reference, django_capture_on_commit_callbacks
 ):
     """The reference document, imported and recomputed by the real pipeline, in the report."""
-    from registry.services.interchange import import_document
+    from registry.interchange.documents import import_document
 
     with django_capture_on_commit_callbacks(execute=True):
         result = import_document(reference("example_cohort.json"))

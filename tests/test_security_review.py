@@ -29,8 +29,8 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from registry import models
-from registry.services.facts import save_fact
-from registry.services.recompute import recompute_patient
+from registry.derive.recompute import recompute_patient
+from registry.records.facts import save_fact
 from tests import factories
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -635,7 +635,7 @@ def _patient_path(kind: str) -> str:
 
 
 def test_csv_and_xlsx_exports_hold_no_identifiers_nor_other_sites(world):
-    from registry.services import exports
+    from registry.research import exports
 
     client = client_for(world, "clinician")
     for table in [*exports.TABLES, "dictionary"]:

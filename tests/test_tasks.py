@@ -1,4 +1,4 @@
-"""The Celery tasks' contract (registry/tasks.py), run in-process.
+"""The Celery tasks' contract (registry/derive/tasks.py), run in-process.
 
 A real worker and broker run the same tasks in tests/test_celery_worker.py.
 """
@@ -13,9 +13,9 @@ from celery.exceptions import Retry
 from django.db import OperationalError
 from django.utils import timezone
 
-from registry import models, tasks
+from registry import models
 from registry.celery import app
-from registry.services import recompute
+from registry.derive import recompute, tasks
 from tests import factories
 
 

@@ -6,9 +6,9 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.throttling import AnonRateThrottle
 
-from ..openapi import RegistryAutoSchema
-from ..parsers import LimitedJSONParser
-from ..schemas import TokenRequestSerializer, TokenSerializer
+from api.openapi import RegistryAutoSchema
+from api.parsers import LimitedJSONParser
+from api.schemas import TokenRequestSerializer, TokenSerializer
 
 
 class TokenView(ObtainAuthToken):

@@ -6,14 +6,13 @@ from django.db import transaction
 from rest_framework import viewsets
 from rest_framework.response import Response
 
+from api.etag import expected_version, with_etag
+from api.openapi import RegistryAutoSchema
+from api.pagination import RegistryPagination
+from api.parsers import LimitedJSONParser
+from api.permissions import RegistryRole
 from registry.access import visible_patients
-from registry.services.facts import delete_fact
-
-from ..etag import expected_version, with_etag
-from ..openapi import RegistryAutoSchema
-from ..pagination import RegistryPagination
-from ..parsers import LimitedJSONParser
-from ..permissions import RegistryRole
+from registry.records.facts import delete_fact
 
 
 class RegistryAPIMixin:

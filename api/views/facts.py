@@ -8,7 +8,12 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
+from api import filters, serializers
+from api.etag import content_etag
+from api.schemas import OutcomesSerializer
+from api.views.base import FactViewSet, VersionedViewSet
 from registry.access import may_see_identifiers, visible_patients, visible_sites
+from registry.derive.outcomes import patient_outcomes
 from registry.models import (
     AdverseEvent,
     ClinicalProgression,
@@ -21,12 +26,6 @@ from registry.models import (
     Role,
     Scan,
 )
-from registry.services.cohorts import patient_outcomes
-
-from .. import filters, serializers
-from ..etag import content_etag
-from ..schemas import OutcomesSerializer
-from .base import FactViewSet, VersionedViewSet
 
 IF_MATCH = OpenApiParameter(
     "If-Match",

@@ -10,14 +10,13 @@ from rest_framework import mixins, viewsets
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
+from api.pagination import RegistryPagination
+from api.schemas import ImportJobSerializer
+from api.views.base import RegistryAPIMixin
 from registry.access import sees_all_sites
+from registry.interchange import jobs, tasks
+from registry.interchange.build import is_infinite, render_path, walk
 from registry.models import ImportJob
-from registry.services.interchange_build import is_infinite, render_path, walk
-
-from .. import jobs
-from ..pagination import RegistryPagination
-from ..schemas import ImportJobSerializer
-from .base import RegistryAPIMixin
 
 
 @extend_schema_view(
@@ -72,7 +71,7 @@ class ImportJobViewSet(
         if errors:
             raise ValidationError(errors)
         with transaction.atomic():
-            job = jobs.start_import(document, by=request.user)
+            job = tasks.start_import(document, by=request.user)
         job.refresh_from_db()  # in eager mode (no broker) the import has already run
         headers = {"Location": reverse("api-import-detail", args=[job.pk])}
         return Response(self.get_serializer(job).data, status=202, headers=headers)

@@ -1,6 +1,6 @@
 """Computed results: the cohort report and the survival analysis (CONTRACT.md).
 
-Thin: parse the filter, call `registry.services.cohorts`, answer. A bad
+Thin: parse the filter, call `registry.research`, answer. A bad
 parameter is a 400 naming it (the service raises a ValidationError).
 """
 
@@ -11,19 +11,16 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from api.etag import content_etag
+from api.schemas import CohortReportSerializer, SurvivalSerializer
+from api.views.base import RegistryAPIMixin
 from registry.clinical.survival import CONF_TYPES
+from registry.derive.outcomes import ENDPOINTS
 from registry.models import Criteria, Phase, PrimarySite
-from registry.services.cohorts import (
-    ENDPOINTS,
-    STRATA,
-    CohortFilter,
-    cohort_report,
-    survival_analysis,
-)
-
-from ..etag import content_etag
-from ..schemas import CohortReportSerializer, SurvivalSerializer
-from .base import RegistryAPIMixin
+from registry.research.analyses import survival_analysis
+from registry.research.cohort import Cohort
+from registry.research.filters import STRATA, CohortFilter
+from registry.research.report import cohort_report
 
 COHORT_PARAMETERS = [
     OpenApiParameter("phase", enum=Phase.values, description="Default `salvage`."),
@@ -69,7 +66,7 @@ class CohortReportView(RegistryAPIMixin, APIView):
     )
     def get(self, request):
         cohort = CohortFilter.from_params(request.query_params)
-        return _answer(cohort_report(request.user, cohort))
+        return _answer(cohort_report(Cohort(request.user, cohort)))
 
 
 class SurvivalAnalysisView(RegistryAPIMixin, APIView):
@@ -88,4 +85,4 @@ class SurvivalAnalysisView(RegistryAPIMixin, APIView):
     )
     def get(self, request):
         cohort = CohortFilter.from_params(request.query_params, analysis=True)
-        return _answer(survival_analysis(request.user, cohort))
+        return _answer(survival_analysis(Cohort(request.user, cohort)))

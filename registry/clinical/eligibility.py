@@ -76,6 +76,16 @@ def check_before_cycle(
     """
     th = thresholds or EligibilityThresholds()
     labs = list(facts.labs)
+    return [
+        *_lab_warnings(facts, labs, cycle_date, th),
+        *_cycle_warnings(facts, labs, cycle_date, activity_gbq, th),
+    ]
+
+
+def _lab_warnings(
+    facts: PatientFacts, labs: list[LabFact], cycle_date: date, th: EligibilityThresholds
+) -> list[EligibilityWarning]:
+    """Missing, low or high blood counts and creatinine in the look-back window."""
     first = cycle_date - timedelta(days=th.lab_lookback_days)
     warnings: list[EligibilityWarning] = []
 
@@ -143,6 +153,18 @@ def check_before_cycle(
                     "creatinine",
                 )
             )
+    return warnings
+
+
+def _cycle_warnings(
+    facts: PatientFacts,
+    labs: list[LabFact],
+    cycle_date: date,
+    activity_gbq: float,
+    th: EligibilityThresholds,
+) -> list[EligibilityWarning]:
+    """The interval since the previous cycle, unrecovered toxicity, lifetime activity."""
+    warnings: list[EligibilityWarning] = []
     previous = [c for course in facts.courses for c in course.cycles if c.date < cycle_date]
     if previous:
         last = max(c.date for c in previous)

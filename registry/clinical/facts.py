@@ -1,6 +1,6 @@
 """Plain-data inputs of the clinical engine.
 
-`registry/services/recompute.py` loads a patient's rows from the database into
+`registry/derive/loading.py` loads a patient's rows from the database into
 these dataclasses; every function in `registry.clinical` takes them (or plain
 values) and nothing from Django.  Field names follow the interchange format
 of CONTRACT.md.

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
-from registry.clinical.courses import months_between, schedule_courses
+from registry.clinical.courses import ScheduledCourse, months_between, schedule_courses
 from registry.clinical.facts import CycleFact, PatientFacts
 from registry.clinical.response import (
     missing_targets,
@@ -27,15 +27,21 @@ from registry.clinical.response import (
     unmeasured_targets,
 )
 
-if TYPE_CHECKING:
-    from registry.clinical.timeline import PatientOutcome
-
-
 BLOOD_COUNT_ANALYTES: frozenset[str] = frozenset(
     {"hemoglobin", "platelets", "wbc", "neutrophils", "lymphocytes"}
 )
 BLOOD_COUNT_DAYS = 56
 FOLLOW_UP_OVERDUE_MONTHS = 12.0
+
+
+class EvaluatedPatient(Protocol):
+    """What the checks read of `timeline.evaluate_patient`'s result: its courses.
+
+    A protocol, not an import: timeline imports this module to attach the
+    findings to its outcome, so this module must not import timeline.
+    """
+
+    courses: tuple[Any, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +55,7 @@ class Finding:
 
 
 def findings(
-    facts: PatientFacts, outcome: PatientOutcome | None = None, *, today: date | None = None
+    facts: PatientFacts, outcome: EvaluatedPatient, *, today: date | None = None
 ) -> list[Finding]:
     """Data-quality findings of one patient (CLINICAL.md §8, plus §2b and §3 warnings).
 
@@ -60,108 +66,23 @@ def findings(
     `last_follow_up_before_course`, `no_last_follow_up`, `follow_up_overdue`,
     `overlapping_courses`.
     `outcome` (from `timeline.evaluate_patient`) supplies the progression
-    dates under the chosen criteria; it is computed when not given.
+    dates under the chosen criteria; `timeline.findings(facts)` evaluates the
+    patient first when no outcome is at hand.
     """
-    if outcome is None:
-        # Imported here: timeline imports this module to attach findings.
-        from registry.clinical.timeline import evaluate_patient
-
-        outcome = evaluate_patient(facts)
-    found: list[Finding] = []
-    for course in facts.courses:
-        if not course.cycles:
-            found.append(
-                Finding("course_without_cycles", "Course has no cycles recorded.", course.key)
-            )
+    found: list[Finding] = [
+        Finding("course_without_cycles", "Course has no cycles recorded.", course.key)
+        for course in facts.courses
+        if not course.cycles
+    ]
     scheduled = schedule_courses(facts.courses)
     by_key = {c.course_key: c for c in outcome.courses}
     seen_baselines: set[int] = set()
     for i, sc in enumerate(scheduled):
         label = f"{sc.phase} course {sc.round} ({sc.start.isoformat()})"
-        baseline = select_baseline_scan(facts.scans, sc.start)
-        if baseline is None:
-            found.append(
-                Finding(
-                    "no_baseline_scan",
-                    f"The {label} has no baseline scan in the 120 days before its start.",
-                    sc.key,
-                )
-            )
-        else:
-            if baseline.key not in seen_baselines:
-                seen_baselines.add(baseline.key)
-                found.extend(
-                    Finding(o.code, o.message, sc.key, o.scan_key)
-                    for o in recist_target_observations(baseline)
-                )
-            for scan in select_follow_up_scans(facts.scans, sc.start, sc.window_end):
-                missing = missing_targets(baseline, scan)
-                if missing:
-                    found.append(
-                        Finding(
-                            "follow_up_missing_target",
-                            f"Scan of {scan.date.isoformat()} does not list baseline target "
-                            f"{', '.join(missing)} ({label}); it is not evaluated.",
-                            sc.key,
-                            scan.key,
-                        )
-                    )
-                unmeasured = unmeasured_targets(baseline, scan)
-                if unmeasured:
-                    found.append(
-                        Finding(
-                            "follow_up_missing_target",
-                            f"Scan of {scan.date.isoformat()} lists baseline target "
-                            f"{', '.join(unmeasured)} without the measurement SWOG or RECIST "
-                            f"needs ({label}); it is not evaluated.",
-                            sc.key,
-                            scan.key,
-                        )
-                    )
+        found.extend(_scan_findings(facts, sc, label, seen_baselines))
         if i > 0:
-            before = scheduled[i - 1]
-            if sc.start <= before.last_cycle:
-                # Courses are consecutive runs of cycles: a course starting on or before
-                # the previous one's last cycle is a cycle filed under the wrong course
-                # (or a duplicate), and leaves the earlier course a window too short.
-                found.append(
-                    Finding(
-                        "overlapping_courses",
-                        f"The {label} starts on or before the last cycle "
-                        f"({before.last_cycle.isoformat()}) of the {before.phase} course "
-                        f"{before.round}; check which course each cycle belongs to.",
-                        sc.key,
-                    )
-                )
-            previous = by_key.get(before.key)
-            if (
-                previous is not None
-                and previous.progression_date.get(previous.progression_criteria) is None
-            ):
-                found.append(
-                    Finding(
-                        "course_without_prior_progression",
-                        f"The {label} started without a recorded progression after the "
-                        f"previous course; that course's TTP is censored on "
-                        f"{(sc.start - timedelta(days=1)).isoformat()}.",
-                        sc.key,
-                    )
-                )
-        # A cycle given after the last follow-up means the follow-up date is stale
-        # (OS and TTP would be censored too early).
-        if facts.last_follow_up is not None and facts.last_follow_up < sc.last_cycle:
-            where = (
-                f"the start of the {label}"
-                if facts.last_follow_up < sc.start
-                else f"the last cycle ({sc.last_cycle.isoformat()}) of the {label}"
-            )
-            found.append(
-                Finding(
-                    "last_follow_up_before_course",
-                    f"Last follow-up {facts.last_follow_up.isoformat()} is before {where}.",
-                    sc.key,
-                )
-            )
+            found.extend(_sequence_findings(scheduled[i - 1], sc, label, by_key))
+        found.extend(_follow_up_before_course(facts, sc, label))
         found.extend(_blood_count_findings(facts, sc.key, sc.course.cycles, today))
     if facts.death_date is None and today is not None:
         if facts.last_follow_up is None:
@@ -175,6 +96,108 @@ def findings(
                 )
             )
     return found
+
+
+def _scan_findings(
+    facts: PatientFacts, sc: ScheduledCourse, label: str, seen_baselines: set[int]
+) -> list[Finding]:
+    """A missing baseline scan; RECIST target problems of the baseline (once per scan);
+    follow-up scans that leave out a baseline target or its measurement."""
+    baseline = select_baseline_scan(facts.scans, sc.start)
+    if baseline is None:
+        return [
+            Finding(
+                "no_baseline_scan",
+                f"The {label} has no baseline scan in the 120 days before its start.",
+                sc.key,
+            )
+        ]
+    found: list[Finding] = []
+    if baseline.key not in seen_baselines:
+        seen_baselines.add(baseline.key)
+        found.extend(
+            Finding(o.code, o.message, sc.key, o.scan_key)
+            for o in recist_target_observations(baseline)
+        )
+    for scan in select_follow_up_scans(facts.scans, sc.start, sc.window_end):
+        missing = missing_targets(baseline, scan)
+        if missing:
+            found.append(
+                Finding(
+                    "follow_up_missing_target",
+                    f"Scan of {scan.date.isoformat()} does not list baseline target "
+                    f"{', '.join(missing)} ({label}); it is not evaluated.",
+                    sc.key,
+                    scan.key,
+                )
+            )
+        unmeasured = unmeasured_targets(baseline, scan)
+        if unmeasured:
+            found.append(
+                Finding(
+                    "follow_up_missing_target",
+                    f"Scan of {scan.date.isoformat()} lists baseline target "
+                    f"{', '.join(unmeasured)} without the measurement SWOG or RECIST "
+                    f"needs ({label}); it is not evaluated.",
+                    sc.key,
+                    scan.key,
+                )
+            )
+    return found
+
+
+def _sequence_findings(
+    before: ScheduledCourse, sc: ScheduledCourse, label: str, by_key: dict
+) -> list[Finding]:
+    """A course overlapping the previous one, or started without its progression."""
+    found: list[Finding] = []
+    if sc.start <= before.last_cycle:
+        # Courses are consecutive runs of cycles: a course starting on or before
+        # the previous one's last cycle is a cycle filed under the wrong course
+        # (or a duplicate), and leaves the earlier course a window too short.
+        found.append(
+            Finding(
+                "overlapping_courses",
+                f"The {label} starts on or before the last cycle "
+                f"({before.last_cycle.isoformat()}) of the {before.phase} course "
+                f"{before.round}; check which course each cycle belongs to.",
+                sc.key,
+            )
+        )
+    previous = by_key.get(before.key)
+    if (
+        previous is not None
+        and previous.progression_date.get(previous.progression_criteria) is None
+    ):
+        found.append(
+            Finding(
+                "course_without_prior_progression",
+                f"The {label} started without a recorded progression after the "
+                f"previous course; that course's TTP is censored on "
+                f"{(sc.start - timedelta(days=1)).isoformat()}.",
+                sc.key,
+            )
+        )
+    return found
+
+
+def _follow_up_before_course(facts: PatientFacts, sc: ScheduledCourse, label: str) -> list[Finding]:
+    """A cycle given after the last follow-up: the follow-up date is stale (OS and TTP
+    would be censored too early)."""
+    if facts.last_follow_up is None or facts.last_follow_up >= sc.last_cycle:
+        return []
+    where = (
+        f"the start of the {label}"
+        if facts.last_follow_up < sc.start
+        else f"the last cycle ({sc.last_cycle.isoformat()}) of the {label}"
+    )
+    return [
+        Finding(
+            "last_follow_up_before_course",
+            f"Last follow-up {facts.last_follow_up.isoformat()} is before {where}.",
+            sc.key,
+        )
+    ]
 
 
 def _blood_count_findings(

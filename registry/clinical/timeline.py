@@ -311,3 +311,8 @@ def evaluate_patient(
         censor_date=outcome.censor_date,
         findings=tuple(found),
     )
+
+
+def findings(facts: PatientFacts, *, today: date | None = None) -> list[quality.Finding]:
+    """The data-quality findings of a patient evaluated with the default settings (§8)."""
+    return list(evaluate_patient(facts, today=today).findings)

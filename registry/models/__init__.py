@@ -1,13 +1,19 @@
 """Lutetia's data model: raw clinical facts, one module per area, and derived results."""
 
-from .events import AdverseEvent, ClinicalProgression, Criteria, ResponseCode, ResponseOverride
-from .imaging import LesionMeasurement, Modality, NonTargetStatus, Scan
-from .jobs import ExportJob, ImportJob, JobStatus
-from .labs import Analyte, LabResult
-from .outcomes import CourseOutcome, PatientState, TimePointResponse
-from .patients import Patient, PatientIdentity, PrimarySite, Sex
-from .sites import Role, Site, StaffProfile
-from .treatment import Course, Cycle, Phase, StopReason
+from registry.models.events import (
+    AdverseEvent,
+    ClinicalProgression,
+    Criteria,
+    ResponseCode,
+    ResponseOverride,
+)
+from registry.models.imaging import LesionMeasurement, Modality, NonTargetStatus, Scan
+from registry.models.jobs import ExportJob, ImportJob, JobStatus
+from registry.models.labs import Analyte, LabResult
+from registry.models.outcomes import CourseOutcome, PatientState, TimePointResponse
+from registry.models.patients import Patient, PatientIdentity, PrimarySite, Sex
+from registry.models.sites import Role, Site, StaffProfile
+from registry.models.treatment import Course, Cycle, Phase, StopReason
 
 __all__ = [
     "AdverseEvent",

@@ -2,9 +2,9 @@ from django.conf import settings
 from django.db import models
 from simple_history.models import HistoricalRecords
 
-from .base import ClinicalRecord
-from .patients import Patient
-from .treatment import Course
+from registry.models.base import ClinicalRecord
+from registry.models.patients import Patient
+from registry.models.treatment import Course
 
 
 class ClinicalProgression(ClinicalRecord):

@@ -1,8 +1,8 @@
 from django.db import models
 from simple_history.models import HistoricalRecords
 
-from .base import ClinicalRecord
-from .patients import Patient
+from registry.models.base import ClinicalRecord
+from registry.models.patients import Patient
 
 
 class Modality(models.TextChoices):

@@ -2,8 +2,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from simple_history.models import HistoricalRecords
 
-from .base import ClinicalRecord
-from .patients import Patient
+from registry.models.base import ClinicalRecord
+from registry.models.patients import Patient
 
 
 class Analyte(models.TextChoices):
@@ -67,7 +67,7 @@ class LabResult(ClinicalRecord):
 
     def clean(self) -> None:
         """Convert to the canonical unit once, on entry, and refuse what cannot be (§6)."""
-        from ..clinical import units
+        from registry.clinical import units
 
         super().clean()
         if self.analyte not in Analyte.values or self.value is None or not self.unit:

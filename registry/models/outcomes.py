@@ -7,10 +7,10 @@ the criteria where results differ by criteria, so cohort filters stay plain SQL.
 
 from django.db import models
 
-from .events import Criteria, ResponseCode
-from .imaging import Scan
-from .patients import Patient
-from .treatment import Course, Phase
+from registry.models.events import Criteria, ResponseCode
+from registry.models.imaging import Scan
+from registry.models.patients import Patient
+from registry.models.treatment import Course, Phase
 
 
 class PatientState(models.Model):

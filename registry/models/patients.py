@@ -2,8 +2,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from simple_history.models import HistoricalRecords
 
-from .base import ClinicalRecord
-from .sites import Site
+from registry.models.base import ClinicalRecord
+from registry.models.sites import Site
 
 
 class Sex(models.TextChoices):

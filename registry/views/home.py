@@ -1,7 +1,7 @@
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from ..access import role_of, visible_patients
+from registry.access import role_of, visible_patients
 
 
 def index(request: HttpRequest) -> HttpResponse:

@@ -10,7 +10,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from registry import models
-from registry.services import recompute
+from registry.derive import recompute
 from tests import factories
 
 START = dt.date(2005, 6, 1)

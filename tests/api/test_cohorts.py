@@ -1,4 +1,4 @@
-"""registry/services/cohorts.py: the filter, the selection and the on-the-fly toxicity window."""
+"""registry/research/: the filter, the selection and the on-the-fly toxicity window."""
 
 from __future__ import annotations
 
@@ -8,8 +8,12 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from registry import models
-from registry.services import cohorts, recompute
-from registry.services.cohorts import CohortFilter
+from registry.derive import recompute
+from registry.research import cohort as cohorts
+from registry.research.analyses import survival_analysis
+from registry.research.cohort import Cohort
+from registry.research.filters import CohortFilter
+from registry.research.report import cohort_report
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -68,33 +72,33 @@ def test_another_toxicity_window_grades_the_labs_again(site, admin_user):
     stored = models.CourseOutcome.objects.get(course=course)
     assert stored.grade_platelets == 1
 
-    default = cohorts.cohort_report(admin_user, CohortFilter.from_params({}))
+    default = cohort_report(Cohort(admin_user, CohortFilter.from_params({})))
     assert default["toxicity"]["platelets"]["1"] == 1
-    same = cohorts.cohort_report(
-        admin_user, CohortFilter.from_params({"toxicity_window_days": "90"})
+    same = cohort_report(
+        Cohort(admin_user, CohortFilter.from_params({"toxicity_window_days": "90"}))
     )
     assert same["toxicity"] == default["toxicity"]
-    wide = cohorts.cohort_report(
-        admin_user, CohortFilter.from_params({"toxicity_window_days": "120"})
+    wide = cohort_report(
+        Cohort(admin_user, CohortFilter.from_params({"toxicity_window_days": "120"}))
     )
     assert wide["toxicity"]["platelets"]["4"] == 1 and wide["toxicity"]["hematologic"]["4"] == 1
     assert wide["toxicity_window_days"] == 120
-    narrow = cohorts.cohort_report(
-        admin_user, CohortFilter.from_params({"toxicity_window_days": "5"})
+    narrow = cohort_report(
+        Cohort(admin_user, CohortFilter.from_params({"toxicity_window_days": "5"}))
     )
     assert narrow["toxicity"]["platelets"]["not_assessed"] == 1
 
 
 def test_an_empty_cohort_has_the_full_shape(admin_user):
-    report = cohorts.cohort_report(admin_user, CohortFilter.from_params({}))
+    report = cohort_report(Cohort(admin_user, CohortFilter.from_params({})))
     assert report["n_patients"] == 0
     assert report["ttp"] == {"n": 0, "events": 0, "median_months": None, "ci95": [None, None]}
     assert report["follow_up"] == {"median_months": None, "min_months": None, "max_months": None}
-    analysis = cohorts.survival_analysis(admin_user, CohortFilter.from_params({}, analysis=True))
+    analysis = survival_analysis(Cohort(admin_user, CohortFilter.from_params({}, analysis=True)))
     assert analysis["groups"][0]["label"] == "all" and analysis["groups"][0]["n"] == 0
 
 
 def test_stale_patients_are_counted(world, admin_user):
     models.PatientState.objects.filter(patient=world.mine).update(stale=True)
-    report = cohorts.cohort_report(admin_user, CohortFilter.from_params({}))
+    report = cohort_report(Cohort(admin_user, CohortFilter.from_params({})))
     assert report["stale_patients"] == 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from registry import models
-from registry.services.cohorts import TOXICITY_KEYS
+from registry.derive.outcomes import TOXICITY_KEYS
 
 pytestmark = pytest.mark.django_db
 

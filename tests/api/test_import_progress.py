@@ -3,9 +3,9 @@
 import pytest
 from django.db import connections, transaction
 
-from api.jobs import ProgressWriter
+from registry.interchange.documents import import_document
+from registry.interchange.jobs import ProgressWriter
 from registry.models import ImportJob
-from registry.services.interchange import import_document
 from tests.services import need_postgres
 
 

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from api import tasks
+from registry.interchange import tasks
 from registry.models import ImportJob, JobStatus
 
 

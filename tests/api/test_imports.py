@@ -168,7 +168,7 @@ def test_a_body_that_is_not_an_object_is_a_400(clin):
 
 
 def test_a_job_runs_once_even_if_delivered_twice(clinician, reference):
-    from api import jobs
+    from registry.interchange import jobs
 
     document = aml_document(reference("km_aml.json"))
     job = models.ImportJob.objects.create(document=document, created_by=clinician)
@@ -182,12 +182,10 @@ def test_a_job_runs_once_even_if_delivered_twice(clinician, reference):
 def test_a_crash_inside_the_import_marks_the_job_failed(clinician, reference):
     from unittest import mock
 
-    from api import jobs
+    from registry.interchange import jobs
 
     job = models.ImportJob.objects.create(document={"format": "x"}, created_by=clinician)
-    with mock.patch(
-        "registry.services.interchange.import_document", side_effect=RuntimeError("boom")
-    ):
+    with mock.patch("registry.interchange.jobs.import_document", side_effect=RuntimeError("boom")):
         jobs.run_import_job(job.pk)
     job.refresh_from_db()
     assert job.status == "failed" and job.errors[0]["path"] == "$"

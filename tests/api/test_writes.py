@@ -249,7 +249,7 @@ def test_a_version_that_changes_under_the_request_is_refused_by_the_service(worl
     """The early ETag check passed, then someone saved: save_fact's locked check wins."""
     from unittest import mock
 
-    from registry.services import facts
+    from registry.records import facts
 
     lab = world.mine.labs.first()
     url = f"/api/v1/labs/{lab.pk}/"

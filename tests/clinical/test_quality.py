@@ -13,7 +13,7 @@ from registry.clinical.facts import (
     PatientFacts,
     ScanFact,
 )
-from registry.clinical.quality import findings
+from registry.clinical.timeline import findings
 
 START = date(2010, 1, 1)
 

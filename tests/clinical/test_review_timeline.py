@@ -21,8 +21,7 @@ from registry.clinical.facts import (
     PatientFacts,
     ScanFact,
 )
-from registry.clinical.quality import findings
-from registry.clinical.timeline import evaluate_patient
+from registry.clinical.timeline import evaluate_patient, findings
 
 
 def D(s: str) -> date:

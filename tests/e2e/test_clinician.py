@@ -12,9 +12,9 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
+from registry.interchange.demo import create_demo_cohort
 from registry.models import Cycle, LabResult, Patient, PatientIdentity, Scan
-from registry.services.demo import create_demo_cohort
-from registry.services.facts import save_fact
+from registry.records.facts import save_fact
 from tests import factories
 
 pytestmark = pytest.mark.browser

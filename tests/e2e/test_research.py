@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
+from registry.interchange.demo import create_demo_cohort
 from registry.models import CourseOutcome, PatientIdentity
-from registry.services.demo import create_demo_cohort
 from tests import factories
 
 pytestmark = pytest.mark.browser

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from django.db.models import Count
 
+from registry.interchange.demo import create_demo_cohort
 from registry.models import Cycle, Patient
-from registry.services.demo import create_demo_cohort
 from tests import factories
 
 OUT = Path(__file__).resolve().parents[2] / "docs" / "screenshots"

@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from registry.models import Role
-from registry.services.users import save_staff_user
+from registry.records.users import save_staff_user
 
 
 class Command(BaseCommand):

@@ -6,8 +6,8 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from registry.interchange.demo import DEFAULT_SITES, create_demo_cohort
 from registry.models import Patient
-from registry.services.demo import DEFAULT_SITES, create_demo_cohort
 
 
 class Command(BaseCommand):

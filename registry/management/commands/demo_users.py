@@ -8,9 +8,9 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
+from registry.interchange.demo import DEFAULT_SITES, SITE_NAMES
 from registry.models import Site
-from registry.services.demo import DEFAULT_SITES, SITE_NAMES
-from registry.services.users import save_staff_user
+from registry.records.users import save_staff_user
 
 DEFAULT_DEMO_PASSWORD = "lutetia-demo"
 

@@ -6,8 +6,8 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from registry.interchange.documents import export_document
 from registry.models import Patient, Site
-from registry.services.interchange import export_document
 
 
 class Command(BaseCommand):

@@ -7,7 +7,7 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from registry.services.interchange import import_document
+from registry.interchange.documents import import_document
 
 
 class Command(BaseCommand):

@@ -11,8 +11,8 @@ import time
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db.models import Q
 
+from registry.derive.recompute import recompute_patient
 from registry.models import Patient
-from registry.services.recompute import recompute_patient
 
 
 class Command(BaseCommand):

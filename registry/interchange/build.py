@@ -1,0 +1,254 @@
+"""A `lutetia-cohort/1` document turned into unsaved model instances, and checked.
+
+Checking a document takes three layers, and every error of every layer is
+reported with its JSON path (`patients[3].labs[12].unit`):
+
+1. the JSON Schema (types, required and unknown keys, enums, date format);
+2. the models' own validation (`clean_fields` and `clean`), the same rules
+   every form, API call and service applies: future dates, units, plausible
+   values, death before diagnosis (`registry.interchange.rows`);
+3. rules across records: a study ID twice in the document, an unknown site,
+   two cycles of a course on one day, a lesion label twice on one scan.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from registry.interchange.facts import PatientFacts
+from registry.interchange.rows import Checks, build_patient, dicts, indexed
+from registry.interchange.schema import cohort_validator, fast_validators, patient_validator
+from registry.models import (
+    Site,
+)
+
+Path = tuple[str | int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ImportError:  # the name CONTRACT.md's callers use; shadows the builtin here only
+    """One thing wrong with a document: where (a JSON path) and what."""
+
+    path: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"path": self.path, "message": self.message}
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+
+def render_path(path: Path) -> str:
+    """`("patients", 3, "labs", 12, "unit")` -> `patients[3].labs[12].unit`."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "$"
+
+
+@dataclass
+class CheckedDocument:
+    errors: list[ImportError]
+    sites: dict[str, str]  # code -> name, as the document gives them
+    patients: list[PatientFacts]
+
+
+def check_document(
+    doc: Any, *, validate: bool = True, progress: Callable[[float], None] | None = None
+) -> CheckedDocument:
+    """Build every record of `doc` as unsaved instances, and (if `validate`) check them all.
+
+    `validate=False` is for documents this code built itself (the demo
+    cohort): no schema and no model validation; lab values get their
+    canonical value from the same conversion `LabResult.clean` uses.
+    """
+    schema_errors = list(_schema_errors(doc)) if validate else []
+    if not isinstance(doc, dict) or not isinstance(doc.get("patients"), list):
+        return CheckedDocument(_finish(schema_errors, []), {}, [])
+    sites = {
+        s["code"]: s.get("name") or ""
+        for s in dicts(doc.get("sites"))
+        if isinstance(s.get("code"), str)
+    }
+    semantic: list[tuple[Path, str]] = []
+    patients: list[PatientFacts] = []
+    checks = Checks() if validate else None
+    total = len(doc["patients"])
+    step = max(total // 20, 1)
+    for i, raw in enumerate(doc["patients"]):
+        if progress and i % step == 0:
+            progress(i / total)
+        if not isinstance(raw, dict):
+            continue
+        facts, errors = build_patient(raw, ("patients", i), checks)
+        patients.append(facts)
+        semantic.extend(errors)
+    if validate:
+        semantic.extend(_unstorable_values(doc))
+        semantic.extend(_cross_record_errors(doc, sites))
+    return CheckedDocument(_finish(schema_errors, semantic), sites, patients)
+
+
+def _finish(
+    schema_errors: list[tuple[Path, str]], semantic: list[tuple[Path, str]]
+) -> list[ImportError]:
+    """Schema errors first-per-path, then model errors on paths the schema did not flag."""
+    seen: dict[Path, str] = {}
+    for path, message in schema_errors:
+        seen.setdefault(path, message)
+    found = list(seen.items())
+    reported = set(found)
+    for path, message in semantic:
+        if path not in seen and (path, message) not in reported:
+            reported.add((path, message))
+            found.append((path, message))
+    found.sort(key=lambda item: _sort_key(item[0]))
+    return [ImportError(render_path(path), message) for path, message in found]
+
+
+def _sort_key(path: Path) -> tuple:
+    return tuple((0, part, "") if isinstance(part, int) else (1, 0, part) for part in path)
+
+
+# --- layer 1: the JSON Schema -------------------------------------------------
+
+
+def _schema_errors(doc: Any) -> Iterator[tuple[Path, str]]:
+    """Every schema error, the messages from `jsonschema` (Draft 2020-12, dates checked).
+
+    The compiled validator finds the patients that fail quickly; only those
+    (and the document's other keys) go through the slower, explanatory one.
+    """
+    fast = fast_validators()
+    if fast is None or not isinstance(doc, dict) or not isinstance(doc.get("patients"), list):
+        for error in cohort_validator().iter_errors(doc):
+            yield from _explain(error, ())
+        return
+    whole, one_patient = fast
+    if whole.is_valid(doc):
+        return
+    for error in cohort_validator().iter_errors({**doc, "patients": []}):
+        yield from _explain(error, ())
+    for i, patient in enumerate(doc["patients"]):
+        if not one_patient.is_valid(patient):
+            for error in patient_validator().iter_errors(patient):
+                yield from _explain(error, ("patients", i))
+
+
+def _explain(error, prefix: Path) -> Iterator[tuple[Path, str]]:
+    path: Path = (*prefix, *error.absolute_path)
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        known = error.schema.get("properties", {})
+        for key in sorted(k for k in error.instance if k not in known):
+            yield (*path, key), f"Unknown key {key!r}."
+    elif error.validator == "required" and isinstance(error.instance, dict):
+        for key in error.validator_value:
+            if key not in error.instance:
+                yield (*path, key), "This field is required."
+    elif error.validator in ("oneOf", "anyOf") and error.context:
+        # `{"oneOf": [{…}, {"type": "null"}]}`: "not null" says nothing useful.
+        useful = [e for e in error.context if e.validator_value != "null"] or error.context
+        for sub in useful:
+            yield from _explain(sub, prefix)
+    elif error.validator == "format":
+        yield path, f"{error.instance!r} is not a valid {error.validator_value} (YYYY-MM-DD)."
+    else:
+        yield path, error.message
+
+
+# --- layer 3: rules across records ---------------------------------------------
+
+# JSON admits `\u0000` and lone surrogates, and Python's `json` reads NaN,
+# Infinity and 1e999: no database column stores the text (PostgreSQL refuses
+# the whole import), and the numbers slip past the schema's bounds (every
+# comparison with NaN is false) into exports that are no longer JSON.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def walk(doc: Any) -> Iterator[tuple[Path, Any]]:
+    """Every value of a JSON document with its path, containers before their items."""
+    stack: list[tuple[Path, Any]] = [((), doc)]
+    while stack:
+        path, value = stack.pop()
+        yield path, value
+        if isinstance(value, dict):
+            stack.extend(((*path, str(key)), item) for key, item in value.items())
+        elif isinstance(value, list):
+            stack.extend(((*path, i), item) for i, item in enumerate(value))
+
+
+def is_infinite(value: Any) -> bool:
+    """A float JSON cannot carry: NaN, or a number such as `1e309` read as infinity."""
+    return isinstance(value, float) and not math.isfinite(value)
+
+
+def _unstorable_values(doc: Any) -> Iterator[tuple[Path, str]]:
+    for path, value in walk(doc):
+        if isinstance(value, str) and _UNSTORABLE.search(value):
+            yield path, "Text holds a NUL character or an unpaired surrogate: not storable."
+        elif is_infinite(value):
+            yield path, f"{value} is not a finite number."
+
+
+def _duplicates(items: Iterable[tuple[Path, Any]], what: str) -> Iterator[tuple[Path, str]]:
+    """An error at every repeat of a value, naming where it first appeared."""
+    first: dict[Any, Path] = {}
+    for path, value in items:
+        if value is None:
+            continue
+        if value in first:
+            yield path, f"Duplicate {what} {value!s} (already at {render_path(first[value])})."
+        else:
+            first[value] = path
+
+
+def _cross_record_errors(doc: dict, sites: dict[str, str]) -> Iterator[tuple[Path, str]]:
+    yield from _duplicates(
+        ((("sites", i, "code"), _hashable(s.get("code"))) for i, s in indexed(doc.get("sites"))),
+        "site code",
+    )
+    patients = list(indexed(doc["patients"]))
+    yield from _duplicates(
+        ((("patients", i, "study_id"), _hashable(p.get("study_id"))) for i, p in patients),
+        "study_id",
+    )
+
+    used = {p.get("site") for _, p in patients if isinstance(p.get("site"), str)}
+    missing = used - set(sites)
+    if missing:
+        missing -= set(Site.objects.filter(code__in=missing).values_list("code", flat=True))
+    for i, p in patients:
+        if p.get("site") in missing:
+            yield (
+                ("patients", i, "site"),
+                f"Unknown site {p['site']!r}: not in the document's sites nor in the registry.",
+            )
+
+    for i, p in patients:
+        for c, course in indexed(p.get("courses")):
+            where = ("patients", i, "courses", c, "cycles")
+            yield from _duplicates(
+                (
+                    ((*where, k, "date"), _hashable(cy.get("date")))
+                    for k, cy in indexed(course.get("cycles"))
+                ),
+                "cycle date in this course",
+            )
+        for s, scan in indexed(p.get("scans")):
+            where = ("patients", i, "scans", s, "lesions")
+            yield from _duplicates(
+                (
+                    ((*where, n, "lesion"), _hashable(le.get("lesion")))
+                    for n, le in indexed(scan.get("lesions"))
+                ),
+                "lesion label on this scan",
+            )
+
+
+def _hashable(value: Any) -> Any:
+    return value if isinstance(value, str | int | float) else None

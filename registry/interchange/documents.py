@@ -1,0 +1,164 @@
+"""`lutetia-cohort/1` import and export (CONTRACT.md, "Interchange format").
+
+- `validate_document(doc)` lists every error with its JSON path;
+- `import_document(doc, by=…)` writes a valid document in one transaction,
+  all or nothing, matching patients on `study_id`; importing the same
+  document twice changes nothing the second time;
+- `export_document(queryset)` writes patients back in the same form, so
+  export → import into an empty registry → export gives the same document.
+
+The checks live in `interchange_build`, the writes in `interchange_write`,
+and the one definition of a patient's interchange form in `interchange_facts`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
+
+from registry.derive.schedule import schedule_recompute
+from registry.interchange.build import ImportError, check_document
+from registry.interchange.facts import CHUNK, facts_of, facts_to_dict, load_facts, with_facts
+from registry.interchange.schema import FORMAT
+from registry.interchange.write import ImportWriter
+from registry.models import Patient, Site
+
+__all__ = [
+    "FORMAT",
+    "ImportError",
+    "ImportResult",
+    "export_document",
+    "import_document",
+    "validate_document",
+]
+
+Progress = Callable[[float], None]
+
+
+@dataclass
+class ImportResult:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    errors: list[ImportError] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def validate_document(doc: Any) -> list[ImportError]:
+    """Every error in `doc`, each with its JSON path; empty if it may be imported."""
+    return check_document(doc).errors
+
+
+def import_document(
+    doc: Any, *, by=None, progress: Progress | None = None, validate: bool = True
+) -> ImportResult:
+    """Import `doc` all or nothing; patients match on `study_id`.
+
+    `progress(fraction)` is called as the work advances (checking is the
+    first third). `validate=False` is only for documents this code built
+    itself (see `check_document`).
+    """
+    checking = (lambda fraction: progress(fraction / 3)) if progress else None
+    checked = check_document(doc, validate=validate, progress=checking)
+    if checked.errors:
+        return ImportResult(errors=checked.errors)
+    if progress:
+        progress(1 / 3)
+    try:
+        with transaction.atomic():
+            result, touched = _write(checked, by=by, progress=progress)
+            if touched:
+                schedule_recompute(touched)
+    except IntegrityError as exc:
+        # Only a concurrent write can get here: the checks above mirror every
+        # constraint. Report it like any other error instead of failing loudly.
+        return ImportResult(
+            errors=[ImportError("$", f"The registry changed during the import ({exc}); retry.")]
+        )
+    if progress:
+        progress(1.0)
+    return result
+
+
+def _write(checked, *, by, progress: Progress | None) -> tuple[ImportResult, list[int]]:
+    site_ids = _ensure_sites(checked.sites, {f.site_code for f in checked.patients})
+    writer = ImportWriter(by=by)
+    result = ImportResult()
+    new, replaced, differing = [], [], {}
+    study_ids = [facts.patient.study_id for facts in checked.patients]
+    stored = {}
+    for start in range(0, len(study_ids), CHUNK):
+        batch = Patient.objects.filter(study_id__in=study_ids[start : start + CHUNK])
+        stored.update({f.patient.study_id: facts_to_dict(f) for f in load_facts(batch)})
+    for facts in checked.patients:
+        old = stored.get(facts.patient.study_id)
+        if old is None:
+            writer.add_patient(facts, site_ids[facts.site_code])
+            new.append(facts.patient)
+        elif old != facts_to_dict(facts):
+            differing[facts.patient.study_id] = facts
+        else:
+            result.unchanged += 1
+    # Only patients that differ are loaded as model instances, locked, and diffed.
+    changed_ids = list(differing)
+    for start in range(0, len(changed_ids), CHUNK):
+        batch = Patient.objects.filter(study_id__in=changed_ids[start : start + CHUNK])
+        for patient in with_facts(batch.select_for_update(of=("self",))):
+            facts = differing[patient.study_id]
+            if writer.replace_patient(facts_of(patient), facts, site_ids[facts.site_code]):
+                replaced.append(patient)
+            else:  # the same facts in another order
+                result.unchanged += 1
+
+    def writing(fraction: float) -> None:
+        if progress:
+            progress(1 / 3 + fraction * 2 / 3 * 0.99)
+
+    writer.write(progress=writing)
+    result.created, result.updated = len(new), len(replaced)
+    return result, [p.id for p in new + replaced]
+
+
+def _ensure_sites(named: dict[str, str], used: set[str]) -> dict[str, int]:
+    """Site ids by code, creating the document's sites the registry lacks.
+
+    **Decision**: an existing site keeps its name; a document from another
+    hospital does not rename ours.
+    """
+    codes = set(named) | used
+    ids = dict(Site.objects.filter(code__in=codes).values_list("code", "id"))
+    missing = [Site(code=code, name=named.get(code, "")) for code in sorted(codes - set(ids))]
+    for site in Site.objects.bulk_create(missing):
+        ids[site.code] = site.pk
+    if len(ids) < len(codes):  # a backend that does not return ids from bulk_create
+        ids = dict(Site.objects.filter(code__in=codes).values_list("code", "id"))
+    return ids
+
+
+def export_document(
+    queryset: QuerySet[Patient] | None = None, *, deidentified: bool = False
+) -> dict[str, Any]:
+    """The patients of `queryset` (default: all) as a `lutetia-cohort/1` document.
+
+    Patients by study ID; facts in the fixed order of `facts_to_dict`.
+    `deidentified` leaves name, hospital number and birth date null and does
+    not even read them.
+    """
+    queryset = Patient.objects.all() if queryset is None else queryset
+    patients = [
+        facts_to_dict(facts, deidentified=deidentified)
+        for facts in load_facts(queryset, identity=not deidentified)
+    ]
+    codes = sorted({p["site"] for p in patients})
+    sites = [
+        {"code": code, "name": name}
+        for code, name in Site.objects.filter(code__in=codes).values_list("code", "name")
+    ]
+    return {"format": FORMAT, "sites": sites, "patients": patients}

@@ -1,0 +1,147 @@
+"""Cohort imports through the API: start a job, run it, check who may import what.
+
+The import itself is `registry.interchange.documents.import_document` — the
+same all-or-nothing code as `manage.py import_cohort`; this module keeps the
+job's bookkeeping (status, progress, errors) and the API's own rule that a
+clinician imports only patients of their own sites.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.db import connections
+from django.utils import timezone
+
+from registry.access import sees_all_sites, visible_patients, visible_sites
+from registry.interchange.documents import import_document
+from registry.models import ImportJob, JobStatus, Patient
+
+log = logging.getLogger(__name__)
+
+
+def site_errors(user, document: Any) -> dict[str, list[str]]:
+    """Path-named errors for every place a document reaches beyond the user's sites.
+
+    Admins may import anything. A clinician may name only their own sites, and
+    may not touch a study ID that belongs to a patient they cannot see (it
+    would rewrite another site's patient). A malformed document is left to the
+    import's own checks, which list every error with its path.
+    """
+    if sees_all_sites(user) or not isinstance(document, dict):
+        return {}
+    own = set(visible_sites(user).values_list("code", flat=True))
+    errors: dict[str, list[str]] = {}
+    sites = document.get("sites")
+    for i, site in enumerate(sites if isinstance(sites, list) else []):
+        code = site.get("code") if isinstance(site, dict) else None
+        if isinstance(code, str) and code not in own:
+            errors[f"sites[{i}].code"] = [f"You may not import into site {code}."]
+    patients = document.get("patients")
+    patients = patients if isinstance(patients, list) else []
+    study_ids: dict[str, int] = {}
+    for i, patient in enumerate(patients):
+        if not isinstance(patient, dict):
+            continue
+        code = patient.get("site")
+        if isinstance(code, str) and code not in own:
+            errors[f"patients[{i}].site"] = [f"You may not import patients of site {code}."]
+        if isinstance(patient.get("study_id"), str):
+            study_ids[patient["study_id"]] = i
+    if study_ids:
+        foreign = (
+            Patient.objects.filter(study_id__in=study_ids)
+            .exclude(pk__in=visible_patients(user))
+            .values_list("study_id", flat=True)
+        )
+        for study_id in foreign:
+            errors[f"patients[{study_ids[study_id]}].study_id"] = [
+                f"{study_id} is a patient of a site you do not work for."
+            ]
+    return errors
+
+
+def run_import_job(job_id: int) -> None:
+    """Run a queued import job; a second delivery of the same job does nothing.
+
+    The job is claimed with a conditional UPDATE that must hit exactly one row,
+    so two workers never run it twice. The document is dropped once imported.
+    """
+    claimed = ImportJob.objects.filter(pk=job_id, status=JobStatus.QUEUED).update(
+        status=JobStatus.RUNNING
+    )
+    if not claimed:
+        return
+    job = ImportJob.objects.select_related("created_by").get(pk=job_id)
+
+    try:
+        with ProgressWriter(job_id) as progress:
+            result = import_document(job.document, by=job.created_by, progress=progress)
+    except Exception:
+        # Logged, and the job says so; not re-raised, because a retry would
+        # find the job no longer queued, and in eager mode (no broker) the
+        # error would otherwise surface as the POST's 500.
+        log.exception("import job %s failed", job_id)
+        _finish(job_id, status=JobStatus.FAILED, errors=[_internal_error()])
+        return
+    if result.errors:
+        _finish(job_id, status=JobStatus.FAILED, errors=[e.as_dict() for e in result.errors])
+    else:
+        _finish(
+            job_id,
+            status=JobStatus.DONE,
+            progress=1.0,
+            created=result.created,
+            updated=result.updated,
+        )
+
+
+class ProgressWriter:
+    """Writes a running job's progress where pollers can see it.
+
+    The import writes inside one transaction, so an UPDATE on the request's
+    own connection would stay invisible until the end. On PostgreSQL the
+    progress goes through a second, autocommitting connection. SQLite allows
+    one writer at a time, so there the update waits for the import's commit
+    (the embedded set-up runs imports in-process anyway). Updates are sent
+    only when the value moved by at least a percent.
+    """
+
+    def __init__(self, job_id: int):
+        self.job_id = job_id
+        self.sent = -1.0
+        self.side = None
+
+    def __enter__(self) -> ProgressWriter:
+        if connections["default"].vendor == "postgresql":
+            self.side = connections.create_connection("default")
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        if self.side is not None:
+            self.side.close()
+
+    def __call__(self, fraction: float) -> None:
+        fraction = min(max(float(fraction), 0.0), 1.0)
+        if fraction - self.sent < 0.01 and fraction < 1.0:
+            return
+        self.sent = fraction
+        if self.side is None or not connections["default"].in_atomic_block:
+            ImportJob.objects.filter(pk=self.job_id).update(progress=fraction)
+            return
+        with self.side.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {ImportJob._meta.db_table} SET progress = %s WHERE id = %s",
+                [fraction, self.job_id],
+            )
+
+
+def _internal_error() -> dict[str, str]:
+    return {"path": "$", "message": "The import failed on the server; nothing was changed."}
+
+
+def _finish(job_id: int, *, status: str, **fields) -> None:
+    ImportJob.objects.filter(pk=job_id).update(
+        status=status, document=None, finished_at=timezone.now(), **fields
+    )

@@ -1,0 +1,390 @@
+"""The clinician's forms: the friendly face of the model rules.
+
+Field bounds repeat the database's named check constraints so that a bad
+value is reported next to its field (a constraint failure would only say
+which constraint was violated). Everything is still validated again by
+`full_clean` in `records.facts.save_fact`.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from registry.clinical import units
+from registry.models import (
+    AdverseEvent,
+    Analyte,
+    ClinicalProgression,
+    Course,
+    Criteria,
+    Cycle,
+    Modality,
+    NonTargetStatus,
+    Patient,
+    PatientIdentity,
+    ResponseCode,
+)
+
+PANEL_ANALYTES: tuple[str, ...] = (
+    "hemoglobin",
+    "platelets",
+    "wbc",
+    "neutrophils",
+    "lymphocytes",
+    "creatinine",
+    "bilirubin",
+    "alt",
+    "ast",
+    "alp",
+)
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+    def __init__(self, attrs=None):
+        super().__init__(attrs=attrs, format="%Y-%m-%d")
+
+
+def add_model_errors(form: forms.Form, error: ValidationError, field_map=None) -> None:
+    """Put a model ValidationError onto the form's fields (unknown fields: on the form)."""
+    field_map = field_map or {}
+    if not hasattr(error, "error_dict"):
+        form.add_error(None, error)
+        return
+    for name, messages in error.message_dict.items():
+        target = field_map.get(name, name)
+        if target == NON_FIELD_ERRORS or target not in form.fields:
+            target = None
+        for message in messages:
+            form.add_error(target, message)
+
+
+# ------------------------------------------------------------------ patient
+
+
+class PatientForm(forms.ModelForm):
+    version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    ki67_percent = forms.FloatField(label="Ki-67 (%)", required=False, min_value=0, max_value=100)
+    weight_kg = forms.FloatField(label="Weight (kg)", required=False, min_value=0.1, max_value=500)
+
+    class Meta:
+        model = Patient
+        fields = [
+            "study_id",
+            "site",
+            "sex",
+            "primary_site",
+            "diagnosis_date",
+            "ki67_percent",
+            "weight_kg",
+            "last_follow_up",
+            "death_date",
+        ]
+        labels = {"study_id": "Study ID", "last_follow_up": "Last follow-up"}
+        widgets = {
+            "diagnosis_date": DateInput,
+            "last_follow_up": DateInput,
+            "death_date": DateInput,
+        }
+
+    def __init__(self, *args, sites=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if sites is not None:
+            self.fields["site"].queryset = sites
+            if sites.count() == 1 and not self.instance.pk:
+                self.fields["site"].initial = sites.first()
+        if self.instance.pk:
+            self.fields["version"].initial = self.instance.version
+
+
+class IdentityForm(forms.ModelForm):
+    class Meta:
+        model = PatientIdentity
+        fields = ["name", "hospital_number", "birth_date"]
+        labels = {"hospital_number": "Hospital number", "birth_date": "Birth date"}
+        widgets = {"birth_date": DateInput}
+
+
+# ------------------------------------------------------------------ treatment
+
+
+class CourseForm(forms.ModelForm):
+    intended_activity_gbq = forms.FloatField(
+        label="Intended activity (GBq)", required=False, min_value=0.01, max_value=100
+    )
+
+    class Meta:
+        model = Course
+        fields = ["phase", "intended_activity_gbq", "stop_reason"]
+        labels = {"stop_reason": "Stop reason"}
+
+
+class CourseChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Course) -> str:
+        start = getattr(obj, "first_cycle", None)
+        when = f"from {start:%Y-%m-%d}" if start else "no cycles yet"
+        return f"{obj.get_phase_display()} course ({when})"
+
+
+class CycleForm(forms.ModelForm):
+    course = CourseChoiceField(queryset=Course.objects.none())
+    administered_gbq = forms.FloatField(
+        label="Administered activity (GBq)", min_value=0.01, max_value=15
+    )
+
+    class Meta:
+        model = Cycle
+        fields = ["course", "date", "administered_gbq", "note", "warning_reason"]
+        labels = {"warning_reason": "Reason for giving the cycle despite the warnings"}
+        widgets = {
+            "date": DateInput,
+            "note": forms.Textarea(attrs={"rows": 2}),
+            "warning_reason": forms.Textarea(attrs={"rows": 2}),
+        }
+
+    def __init__(self, *args, courses: QuerySet[Course], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["course"].queryset = courses
+        last = courses.last()
+        if last is not None and not self.initial.get("course"):
+            self.initial["course"] = last.pk  # the newest course
+        if not self.initial.get("date"):
+            self.initial["date"] = timezone.localdate()
+
+    def clean(self):
+        data = super().clean()
+        course, day = data.get("course"), data.get("date")
+        if course and day:
+            taken = Cycle.objects.filter(course=course, date=day).exclude(pk=self.instance.pk)
+            if taken.exists():
+                self.add_error("date", "A cycle on this date is already recorded for this course.")
+        return data
+
+
+# ------------------------------------------------------------------ labs
+
+
+class BloodPanelForm(forms.Form):
+    """All analytes of one blood draw: a value and a unit per analyte."""
+
+    drawn_on = forms.DateField(label="Date of the blood draw", widget=DateInput)
+
+    def __init__(self, *args, preferred_units: dict | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        preferred = preferred_units or {}
+        self.fields["drawn_on"].initial = timezone.localdate()
+        for analyte in PANEL_ANALYTES:
+            accepted = units.accepted_units(analyte)
+            self.fields[f"value_{analyte}"] = forms.FloatField(
+                label=Analyte(analyte).label, required=False, min_value=0
+            )
+            unit = preferred.get(analyte)
+            self.fields[f"unit_{analyte}"] = forms.ChoiceField(
+                label=f"{Analyte(analyte).label} unit",
+                required=False,
+                choices=[(u, u.replace("umol", "µmol").replace("ug/", "µg/")) for u in accepted],
+                initial=unit if unit in accepted else accepted[0],
+            )
+
+    def rows(self) -> list[tuple[str, forms.BoundField, forms.BoundField]]:
+        return [
+            (analyte, self[f"value_{analyte}"], self[f"unit_{analyte}"])
+            for analyte in PANEL_ANALYTES
+        ]
+
+    def clean(self):
+        data = super().clean()
+        for analyte in PANEL_ANALYTES:
+            value, unit = data.get(f"value_{analyte}"), data.get(f"unit_{analyte}")
+            if value is None:
+                continue
+            if not unit:
+                self.add_error(f"unit_{analyte}", "Choose the unit of this value.")
+                continue
+            # The model checks this again; here so that every error shows at once.
+            try:
+                units.measure(analyte, value, unit)
+            except units.UnitError as exc:
+                self.add_error(f"unit_{analyte}", str(exc))
+            except units.PlausibilityError as exc:
+                self.add_error(f"value_{analyte}", str(exc))
+        if not self.errors and not any(data.get(f"value_{a}") is not None for a in PANEL_ANALYTES):
+            raise ValidationError("Enter at least one value.")
+        return data
+
+    def entered(self) -> list[tuple[str, float, str]]:
+        return [
+            (a, self.cleaned_data[f"value_{a}"], self.cleaned_data[f"unit_{a}"])
+            for a in PANEL_ANALYTES
+            if self.cleaned_data.get(f"value_{a}") is not None
+        ]
+
+    def add_panel_errors(self, errors: dict[str, dict[str, list[str]]]) -> None:
+        for analyte, by_field in errors.items():
+            target = {"value": f"value_{analyte}", "unit": f"unit_{analyte}", "date": "drawn_on"}
+            for name, messages in by_field.items():
+                for message in messages:
+                    self.add_error(target.get(name, f"value_{analyte}"), message)
+
+
+# ------------------------------------------------------------------ imaging
+
+
+class ScanForm(forms.Form):
+    scanned_on = forms.DateField(label="Scan date", widget=DateInput)
+    modality = forms.ChoiceField(choices=Modality.choices)
+
+
+class LesionForm(forms.Form):
+    lesion = forms.CharField(label="Lesion", max_length=16, required=False)
+    organ = forms.CharField(label="Organ", max_length=64, required=False)
+    lymph_node = forms.BooleanField(label="Lymph node", required=False)
+    target = forms.BooleanField(label="Target", required=False, initial=True)
+    new = forms.BooleanField(label="New", required=False)
+    long_mm = forms.FloatField(label="Longest (mm)", required=False, min_value=0, max_value=1000)
+    short_mm = forms.FloatField(
+        label="Perpendicular (mm)", required=False, min_value=0, max_value=1000
+    )
+    status = forms.ChoiceField(
+        label="Non-target status",
+        required=False,
+        choices=[("", "—"), *NonTargetStatus.choices],
+    )
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        long_mm, short_mm = data.get("long_mm"), data.get("short_mm")
+        data["lesion"] = (data.get("lesion") or "").strip()
+        if not data["lesion"]:
+            # A row without a label is an unused row, unless something was measured.
+            if long_mm is not None or short_mm is not None or data.get("status"):
+                self.add_error("lesion", "Give the lesion a label.")
+            return data
+        if data.get("target"):
+            if long_mm is None:
+                self.add_error(
+                    "long_mm",
+                    "Enter the longest diameter (0 if the lesion has gone), "
+                    "or tick “not assessed”.",
+                )
+            elif short_mm is None:
+                if long_mm == 0:
+                    data["short_mm"] = 0.0
+                else:
+                    self.add_error("short_mm", "Enter the perpendicular diameter.")
+            elif short_mm > long_mm:
+                self.add_error("short_mm", "The perpendicular diameter exceeds the longest one.")
+            data["status"] = ""
+        else:
+            if not data.get("status") and not data.get("new"):
+                self.add_error("status", "Choose the status of this non-target lesion.")
+            data["long_mm"] = data["short_mm"] = None
+        return data
+
+    def as_lesion(self) -> dict:
+        fields = ("lesion", "organ", "lymph_node", "target", "new", "long_mm", "short_mm", "status")
+        return {name: self.cleaned_data.get(name) for name in fields}
+
+
+class BaseLesionFormSet(forms.BaseFormSet):
+    deletion_widget = forms.CheckboxInput
+
+    def add_fields(self, form, index):
+        super().add_fields(form, index)
+        if "DELETE" in form.fields:
+            form.fields["DELETE"].label = "Not assessed"
+
+    def clean(self):
+        seen: set[str] = set()
+        for form in self.forms:
+            if not hasattr(form, "cleaned_data") or self._should_delete_form(form):
+                continue
+            label = (form.cleaned_data.get("lesion") or "").strip()
+            if not label:
+                continue
+            if label in seen:
+                form.add_error("lesion", f"Lesion {label} is listed twice on this scan.")
+            seen.add(label)
+
+    def lesion_forms(self) -> list[LesionForm]:
+        """The rows that become lesions: labelled and not marked "not assessed"."""
+        return [
+            form
+            for form in self.forms
+            if form.cleaned_data.get("lesion") and not self._should_delete_form(form)
+        ]
+
+    def lesions(self) -> list[dict]:
+        return [form.as_lesion() for form in self.lesion_forms()]
+
+
+LesionFormSet = forms.formset_factory(
+    LesionForm, formset=BaseLesionFormSet, extra=2, can_delete=True, max_num=60
+)
+
+
+def lesion_initial(previous_lesions) -> list[dict]:
+    """The previous scan's lesions, without their sizes, to measure again."""
+    return [
+        {
+            "lesion": lesion.lesion,
+            "organ": lesion.organ,
+            "lymph_node": lesion.lymph_node,
+            "target": lesion.target,
+            "new": False,
+        }
+        for lesion in previous_lesions
+    ]
+
+
+# ------------------------------------------------------------------ events
+
+
+class ClinicalProgressionForm(forms.ModelForm):
+    class Meta:
+        model = ClinicalProgression
+        fields = ["date", "note"]
+        widgets = {"date": DateInput, "note": forms.Textarea(attrs={"rows": 3})}
+
+
+class AdverseEventForm(forms.ModelForm):
+    grade = forms.TypedChoiceField(
+        label="CTCAE grade", coerce=int, choices=[(g, str(g)) for g in range(1, 6)]
+    )
+
+    class Meta:
+        model = AdverseEvent
+        fields = ["term", "grade", "onset", "note"]
+        labels = {"term": "CTCAE term"}
+        widgets = {"onset": DateInput, "note": forms.Textarea(attrs={"rows": 2})}
+
+
+class ResponseOverrideForm(forms.Form):
+    course = CourseChoiceField(queryset=Course.objects.none())
+    criteria = forms.ChoiceField(choices=Criteria.choices)
+    response = forms.ChoiceField(label="Best response", choices=ResponseCode.choices)
+    reason = forms.CharField(
+        label="Reason for the override", widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+    def __init__(self, *args, courses: QuerySet[Course], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["course"].queryset = courses
+
+    def clean_reason(self) -> str:
+        reason = self.cleaned_data["reason"].strip()
+        if not reason:
+            raise ValidationError("A reason is required to override a computed response.")
+        return reason
+
+    def clean(self):
+        data = super().clean()
+        if data.get("criteria") == Criteria.RECIST and data.get("response") == ResponseCode.MR:
+            self.add_error("response", "Minor response does not exist in RECIST 1.1.")
+        return data

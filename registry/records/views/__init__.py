@@ -1,0 +1,1 @@
+"""The clinician's pages: patient list and page, entry forms, corrections."""

@@ -1,0 +1,178 @@
+"""The cohort of one filter, read once per request.
+
+`Cohort(user, filter)` holds the derived course rows a filter selects among
+the patients the user may see (`select_course_outcomes`) and everything that
+reports, analyses, figures, drill-downs and exports read about them: the
+rows with their patient, site, course and birth date, the stale count, the
+TTP after regular therapy of each patient, and the worst grades in any
+toxicity window. Each is read on first use and kept, in a constant number of
+queries whatever the cohort's size; nothing downstream selects the rows
+again. `queryset` is the same selection unevaluated, for exports that stream
+related tables through it as a subquery.
+
+Results are read from the derived rows (`CourseOutcome`), never recomputed
+per request, with one exception: a toxicity window other than the setting the
+rows were computed with (`LUTETIA_TOXICITY_WINDOW_DAYS`) is graded on the fly
+from the selected courses' labs by the same `registry.clinical.ctcae` code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from functools import cached_property
+
+from django.conf import settings
+from django.db.models import Q, QuerySet
+
+from registry.access import visible_patients
+from registry.clinical import ctcae
+from registry.clinical.facts import CourseFact, CycleFact, LabFact
+from registry.derive.outcomes import TOXICITY_KEYS, stored_grades
+from registry.models import CourseOutcome, Cycle, LabResult, Phase
+from registry.research.filters import (
+    DISEASE_CONTROL,
+    CohortFilter,
+    ResearchFilter,
+    regular_ttp_columns,
+)
+
+
+class Cohort:
+    """The selected courses of one filter and what is known about them, each read once."""
+
+    def __init__(self, user, research_filter: ResearchFilter | CohortFilter):
+        if isinstance(research_filter, CohortFilter):
+            research_filter = ResearchFilter(cohort=research_filter, strata=research_filter.strata)
+        self.user = user
+        self.filter = research_filter
+        # THE selection: the contract's filter plus the research pages' narrowing.
+        self.selection: CohortFilter = research_filter.selected
+        self.queryset: QuerySet[CourseOutcome] = select_course_outcomes(user, self.selection)
+        self._grades: dict[int, dict[int, dict[str, int | None]]] = {}
+
+    @property
+    def criteria(self) -> str:
+        return self.selection.criteria
+
+    @cached_property
+    def rows(self) -> list[CourseOutcome]:
+        """The cohort's course rows, one per patient, ordered by study ID (one query)."""
+        return list(self.queryset.select_related("course", "patient__identity"))
+
+    @cached_property
+    def stale_patients(self) -> int:
+        return stale_patient_count(self.user, self.selection)
+
+    @cached_property
+    def regular_ttp(self) -> dict[int, tuple[float, bool]]:
+        """(months, event) of each patient's first regular course, where it has a TTP."""
+        return regular_ttp_by_patient(self.queryset.values("patient_id"), self.criteria)
+
+    def worst_grades(self, window_days: int | None = None) -> dict[int, dict[str, int | None]]:
+        """Worst grade per toxicity key of each course, in `window_days` (default: the filter's)."""
+        window = self.selection.window_days if window_days is None else window_days
+        if window not in self._grades:
+            self._grades[window] = worst_grades_by_course(self.rows, window)
+        return self._grades[window]
+
+
+def age_at(birth: dt.date | None, on: dt.date | None) -> int | None:
+    """Age in completed years (the de-identified stand-in for the birth date)."""
+    if birth is None or on is None:
+        return None
+    return on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
+
+
+def birth_date(row: CourseOutcome) -> dt.date | None:
+    identity = getattr(row.patient, "identity", None)
+    return identity.birth_date if identity else None
+
+
+# ------------------------------------------------------------------- selection
+
+
+def _patient_filter(cohort: CohortFilter, prefix: str = "") -> Q:
+    q = Q()
+    if cohort.primary_site:
+        q &= Q(**{f"{prefix}primary_site__in": cohort.primary_site})
+    if cohort.site:
+        q &= Q(**{f"{prefix}site__code__in": cohort.site})
+    return q
+
+
+def select_course_outcomes(user, cohort: CohortFilter) -> QuerySet[CourseOutcome]:
+    """The derived course rows of a cohort, among the patients `user` may see.
+
+    One row per patient at most: a patient has one course of a phase and round.
+    """
+    rows = CourseOutcome.objects.filter(
+        _patient_filter(cohort, "patient__"),
+        patient__in=visible_patients(user),
+        phase=cohort.phase,
+        round=cohort.round,
+    )
+    if cohort.disease_control is not None:
+        in_control = Q(**{f"best_{cohort.criteria}__in": DISEASE_CONTROL})
+        rows = rows.filter(in_control if cohort.disease_control else ~in_control)
+    if cohort.extra is not None:
+        rows = rows.filter(cohort.extra)
+    return rows.select_related("patient__site").order_by("patient__study_id", "id")
+
+
+def stale_patient_count(user, cohort: CohortFilter) -> int:
+    """Patients of the cohort's sites and primary sites whose results are being recomputed.
+
+    Reports say so instead of showing stale numbers silently (DESIGN.md, step 5);
+    a patient never computed counts as stale too.
+    """
+    patients = visible_patients(user).filter(_patient_filter(cohort))
+    return patients.filter(Q(state__isnull=True) | Q(state__stale=True)).count()
+
+
+# --------------------------------------------------------------------- toxicity
+
+
+def worst_grades_by_course(
+    rows: list[CourseOutcome], window_days: int
+) -> dict[int, dict[str, int | None]]:
+    """Worst grade per toxicity key for each row's course, in a toxicity window of `window_days`.
+
+    The stored columns when the window is the one they were computed with;
+    otherwise graded again from the labs (two queries for the whole cohort).
+    """
+    if window_days == settings.LUTETIA_TOXICITY_WINDOW_DAYS:
+        return {row.course_id: stored_grades(row) for row in rows}
+    course_ids = [row.course_id for row in rows]
+    patient_ids = {row.patient_id for row in rows}
+    cycles: dict[int, list[CycleFact]] = defaultdict(list)
+    for course_id, day, gbq in Cycle.objects.filter(course_id__in=course_ids).values_list(
+        "course_id", "date", "administered_gbq"
+    ):
+        cycles[course_id].append(CycleFact(day, gbq))
+    labs: dict[int, list[LabFact]] = defaultdict(list)
+    lab_rows = LabResult.objects.filter(
+        patient_id__in=patient_ids, analyte__in=ctcae.GRADED_ANALYTES
+    ).values_list("patient_id", "date", "analyte", "value", "unit", "canonical_value", "lln", "uln")
+    for patient_id, *fields in lab_rows:
+        labs[patient_id].append(LabFact(*fields))
+    grades: dict[int, dict[str, int | None]] = {}
+    for row in rows:
+        course = CourseFact(key=row.course_id, phase=row.phase, cycles=tuple(cycles[row.course_id]))
+        worst = ctcae.worst_grades(
+            course,
+            labs[row.patient_id],
+            sex=row.patient.sex or None,
+            window_end=row.window_end,
+            toxicity_window_days=window_days,
+        )
+        grades[row.course_id] = {key: worst.get(key) for key in TOXICITY_KEYS}
+    return grades
+
+
+def regular_ttp_by_patient(patient_ids, criteria: str) -> dict[int, tuple[float, bool]]:
+    months, event = regular_ttp_columns(criteria)
+    rows = CourseOutcome.objects.filter(
+        phase=Phase.REGULAR, round=1, patient_id__in=patient_ids, **{f"{months}__isnull": False}
+    ).values_list("patient_id", months, event)
+    return {pid: (float(m), bool(e)) for pid, m, e in rows}

@@ -1,0 +1,345 @@
+"""What a cohort is: THE filter of the API and the research pages.
+
+`CohortFilter.from_params` reads the filters of CONTRACT.md ("Cohort report",
+"Survival analysis") from query parameters. The research pages add a few of
+their own — the course start between two dates and the seed paper's subgroup
+"short vs long time to progression after regular therapy" — and two strata
+(that subgroup, and pancreatic vs other primaries): `ResearchFilter` carries
+them and `ResearchFilter.selected` expresses them as a `Q` on the same
+selection, so a page and the API agree by construction. `parse_filter` reads
+a ResearchFilter from a page's GET parameters.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db.models import Q, QuerySet
+
+from registry.clinical import survival
+from registry.derive.outcomes import ENDPOINTS, endpoint_columns
+from registry.models import CourseOutcome, Criteria, Phase, PrimarySite, ResponseCode
+
+DISEASE_CONTROL: tuple[str, ...] = ("CR", "PR", "MR", "SD")
+RESPONSE_KEYS: tuple[str, ...] = tuple(ResponseCode.values)  # CR PR MR SD PD NE
+# What a survival analysis may be stratified by: patient fields (the label is
+# the value as stored) and the best response under the chosen criteria.
+STRATA: tuple[str, ...] = ("primary_site", "sex", "site", "best_response")
+FILTER_PARAMS: frozenset[str] = frozenset(
+    {
+        "phase",
+        "round",
+        "primary_site",
+        "site",
+        "disease_control",
+        "criteria",
+        "toxicity_window_days",
+        "conf_type",
+    }
+)
+ANALYSIS_PARAMS: frozenset[str] = FILTER_PARAMS | {"endpoint", "strata"}
+# DRF's URL format override; harmless, so never reported as unknown.
+IGNORED_PARAMS: frozenset[str] = frozenset({"format"})
+MAX_TOXICITY_WINDOW_DAYS = 3650
+MAX_ROUND = 100
+
+_TRUE = {"true", "1", "yes", "on"}
+_FALSE = {"false", "0", "no", "off"}
+
+
+@dataclass(frozen=True, slots=True)
+class CohortFilter:
+    """Which courses a cohort report or survival analysis is about (CONTRACT.md).
+
+    `phase` defaults to `salvage`, the registry's first purpose; `round` 1 is
+    each patient's first course of that phase. `toxicity_window_days` None
+    means the setting the derived rows were computed with.
+    """
+
+    phase: str = Phase.SALVAGE
+    round: int = 1
+    primary_site: tuple[str, ...] = ()
+    site: tuple[str, ...] = ()
+    disease_control: bool | None = None
+    criteria: str = Criteria.SWOG
+    toxicity_window_days: int | None = None
+    conf_type: str = "log-log"
+    endpoint: str = "ttp"
+    strata: str | None = None
+    # A narrowing added in code by a caller, never parsed from parameters: the
+    # research pages' course-date and TTP-after-regular filters
+    # (ResearchFilter below) go through the same selector.
+    extra: Q | None = None
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any], *, analysis: bool = False) -> CohortFilter:
+        """Parse query parameters; every problem is a ValidationError naming its parameter.
+
+        `analysis` admits the survival-only parameters `endpoint` and `strata`.
+        Unknown parameters are refused, so a misspelt filter never silently
+        widens a cohort.
+        """
+        allowed = ANALYSIS_PARAMS if analysis else FILTER_PARAMS
+        errors: dict[str, list[str]] = {}
+        values: dict[str, Any] = {}
+
+        def single(name: str) -> str | None:
+            raw = params.get(name)
+            if raw is None:
+                return None
+            raw = str(raw).strip()
+            if "\x00" in raw:
+                # PostgreSQL refuses NUL in text: a 400 here, not a 500 at the query.
+                errors[name] = ["Null characters are not allowed."]
+                return None
+            return raw or None
+
+        def choice(name: str, options: Iterable[str]) -> None:
+            raw = single(name)
+            if raw is None:
+                return
+            options = tuple(options)
+            if raw not in options:
+                errors[name] = [f"'{raw}' is not one of: {', '.join(options)}."]
+            else:
+                values[name] = raw
+
+        def integer(name: str, low: int, high: int) -> None:
+            raw = single(name)
+            if raw is None:
+                return
+            try:
+                number = int(raw)
+            except ValueError:
+                errors[name] = [f"'{raw[:40]}' is not a whole number."]
+                return
+            if not low <= number <= high:
+                errors[name] = [f"Must be between {low} and {high}."]
+            else:
+                values[name] = number
+
+        unknown = sorted(set(params) - allowed - IGNORED_PARAMS)
+        for name in unknown:
+            errors[name] = [f"Unknown parameter. Known: {', '.join(sorted(allowed))}."]
+
+        choice("phase", Phase.values)
+        choice("criteria", Criteria.values)
+        choice("conf_type", survival.CONF_TYPES)
+        integer("round", 1, MAX_ROUND)
+        integer("toxicity_window_days", 0, MAX_TOXICITY_WINDOW_DAYS)
+        if analysis:
+            choice("endpoint", ENDPOINTS)
+            choice("strata", STRATA)
+
+        if (raw := single("primary_site")) is not None:
+            sites = tuple(dict.fromkeys(part.strip() for part in raw.split(",") if part.strip()))
+            bad = [s for s in sites if s not in PrimarySite.values]
+            if bad:
+                errors["primary_site"] = [
+                    f"Unknown primary site {', '.join(bad)}; "
+                    f"known: {', '.join(PrimarySite.values)}."
+                ]
+            else:
+                values["primary_site"] = sites
+        if (raw := single("site")) is not None:
+            values["site"] = tuple(
+                dict.fromkeys(part.strip() for part in raw.split(",") if part.strip())
+            )
+        if (raw := single("disease_control")) is not None:
+            if raw.lower() in _TRUE:
+                values["disease_control"] = True
+            elif raw.lower() in _FALSE:
+                values["disease_control"] = False
+            else:
+                errors["disease_control"] = ["Must be true or false."]
+
+        if errors:
+            raise ValidationError(errors)
+        return cls(**values)
+
+    @property
+    def window_days(self) -> int:
+        if self.toxicity_window_days is not None:
+            return self.toxicity_window_days
+        return settings.LUTETIA_TOXICITY_WINDOW_DAYS
+
+    def as_params(self) -> dict[str, str]:
+        """The filter as query parameters (for links and saved cohorts)."""
+        params = {
+            "phase": self.phase,
+            "round": str(self.round),
+            "criteria": self.criteria,
+            "conf_type": self.conf_type,
+            "toxicity_window_days": str(self.window_days),
+        }
+        if self.primary_site:
+            params["primary_site"] = ",".join(self.primary_site)
+        if self.site:
+            params["site"] = ",".join(self.site)
+        if self.disease_control is not None:
+            params["disease_control"] = "true" if self.disease_control else "false"
+        return params
+
+
+# The seed paper's split of TTP after regular therapy. **Decision**: 36 months by
+# default; the page lets the user change it.
+DEFAULT_TTP_REGULAR_CUTOFF = 36.0
+RESEARCH_PARAMS = frozenset({"start_from", "start_to", "ttp_regular", "ttp_regular_cutoff"})
+OWN_STRATA = {
+    "ttp_regular": "TTP after regular therapy (short / long)",
+    "pancreas": "Pancreatic vs other primary",
+}
+# The paper's order of each own stratum's groups.
+OWN_STRATA_GROUPS = {"ttp_regular": ("short", "long"), "pancreas": ("pancreas", "other")}
+STRATA_CHOICES = {
+    "": "none",
+    "primary_site": "Primary site",
+    "sex": "Sex",
+    "site": "Treatment site",
+    **OWN_STRATA,
+}
+ENDPOINT_LABELS = {
+    "ttp": "Time to progression",
+    "pfs": "Progression-free survival",
+    "os": "Overall survival",
+}
+TTP_REGULAR_LABELS = {"short": "short", "long": "long"}
+
+
+@dataclass(frozen=True)
+class ResearchFilter:
+    """THE cohort filter plus the research pages' own narrowing and strata."""
+
+    cohort: CohortFilter
+    start_from: dt.date | None = None
+    start_to: dt.date | None = None
+    ttp_regular: str | None = None  # "short" | "long"
+    ttp_regular_cutoff: float = DEFAULT_TTP_REGULAR_CUTOFF
+    strata: str | None = None  # any of STRATA_CHOICES
+
+    @property
+    def selected(self) -> CohortFilter:
+        """The CohortFilter the shared selector runs with (research narrowing included)."""
+        q = Q()
+        if self.start_from:
+            q &= Q(start__gte=self.start_from)
+        if self.start_to:
+            q &= Q(start__lte=self.start_to)
+        if self.ttp_regular:
+            q &= Q(patient_id__in=ttp_regular_patients(self.ttp_regular, self))
+        strata = self.strata if self.strata in STRATA else None
+        return dataclasses.replace(self.cohort, extra=q or None, strata=strata)
+
+    def as_params(self) -> dict[str, str]:
+        """Everything that defines the cohort, as query parameters (bookmarks, links)."""
+        params = self.cohort.as_params()
+        params["endpoint"] = self.cohort.endpoint
+        if self.strata:
+            params["strata"] = self.strata
+        if self.start_from:
+            params["start_from"] = self.start_from.isoformat()
+        if self.start_to:
+            params["start_to"] = self.start_to.isoformat()
+        if self.ttp_regular:
+            params["ttp_regular"] = self.ttp_regular
+        params["ttp_regular_cutoff"] = f"{self.ttp_regular_cutoff:g}"
+        return params
+
+
+def parse_filter(params: Mapping[str, Any], *, extra_allowed: frozenset[str] = frozenset()):
+    """Read a ResearchFilter from GET parameters; errors name their parameter.
+
+    Multi-valued parameters (a multi-select of primary sites) are joined with
+    commas, the spelling `CohortFilter.from_params` reads. Blank values are
+    "not set", as an untouched form field sends them.
+    """
+    getlist = getattr(params, "getlist", lambda k: [params[k]])
+    flat = {}
+    for key in params:
+        values = [str(v).strip() for v in getlist(key) if str(v).strip()]
+        if values:
+            flat[key] = ",".join(values)
+    errors: dict[str, list[str]] = {}
+    own = {k: flat.pop(k) for k in list(flat) if k in RESEARCH_PARAMS}
+    for k in extra_allowed:
+        flat.pop(k, None)
+    strata = flat.pop("strata", None)
+    if strata is not None and strata not in STRATA_CHOICES:
+        errors["strata"] = [
+            f"'{strata}' is not one of: {', '.join(k for k in STRATA_CHOICES if k)}."
+        ]
+    if strata in STRATA:
+        flat["strata"] = strata
+    try:
+        cohort = CohortFilter.from_params(flat, analysis=True)
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
+        cohort = CohortFilter()
+
+    values: dict[str, Any] = {}
+    for name in ("start_from", "start_to"):
+        if name in own:
+            try:
+                values[name] = dt.date.fromisoformat(own[name])
+            except ValueError:
+                errors[name] = [f"'{own[name][:40]}' is not a date (YYYY-MM-DD)."]
+    if (raw := own.get("ttp_regular")) is not None:
+        if raw not in TTP_REGULAR_LABELS:
+            errors["ttp_regular"] = ["Must be short or long."]
+        else:
+            values["ttp_regular"] = raw
+    if (raw := own.get("ttp_regular_cutoff")) is not None:
+        try:
+            cutoff = float(raw)
+            if not 0 < cutoff <= 600:
+                raise ValueError
+            values["ttp_regular_cutoff"] = cutoff
+        except ValueError:
+            errors["ttp_regular_cutoff"] = ["Must be a number of months between 0 and 600."]
+    if (
+        values.get("start_from")
+        and values.get("start_to")
+        and values["start_from"] > values["start_to"]
+    ):
+        errors["start_to"] = ["Must not be before start_from."]
+    if errors:
+        raise ValidationError(errors)
+    return ResearchFilter(cohort=cohort, strata=strata or None, **values)
+
+
+# ---------------------------------------------------------------- TTP after regular
+
+
+def regular_ttp_columns(criteria: str) -> tuple[str, str]:
+    return endpoint_columns("ttp", criteria)
+
+
+def ttp_regular_patients(group: str, rf: ResearchFilter) -> QuerySet:
+    """Patients whose first regular course gave a short (event before the cut-off) or long TTP.
+
+    **Decision**: "short" needs a progression before the cut-off; "long" is a
+    TTP of at least the cut-off, progressed or not.  A TTP censored before the
+    cut-off belongs to neither group.
+    """
+    months, event = regular_ttp_columns(rf.cohort.criteria)
+    regular = CourseOutcome.objects.filter(phase=Phase.REGULAR, round=1)
+    if group == "short":
+        regular = regular.filter(**{f"{months}__lt": rf.ttp_regular_cutoff, event: True})
+    else:
+        regular = regular.filter(**{f"{months}__gte": rf.ttp_regular_cutoff})
+    return regular.values("patient_id")
+
+
+def ttp_regular_group(value: tuple[float, bool] | None, cutoff: float) -> str | None:
+    if value is None:
+        return None
+    months, event = value
+    if months >= cutoff:
+        return "long"
+    return "short" if event else None

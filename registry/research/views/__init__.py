@@ -1,0 +1,23 @@
+"""Research pages (issue 7): dashboards, the paper-style report, drill-down lists, exports."""
+
+from registry.research.views.exports import (
+    export_csv,
+    export_job_create,
+    export_job_download,
+    export_job_status,
+    export_page,
+    export_xlsx,
+)
+from registry.research.views.pages import dashboard, patients, report
+
+__all__ = [
+    "dashboard",
+    "export_csv",
+    "export_job_create",
+    "export_job_download",
+    "export_job_status",
+    "export_page",
+    "export_xlsx",
+    "patients",
+    "report",
+]

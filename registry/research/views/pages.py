@@ -1,0 +1,143 @@
+"""Research dashboards, the paper-style cohort report, drill-down lists and exports.
+
+Thin views: parse THE cohort filter from the URL (so every page can be
+bookmarked), call the services, render.  Research staff, clinicians and
+admins may use them, always limited to the sites they may see and always
+de-identified (study IDs only).
+"""
+
+from __future__ import annotations
+
+import functools
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+)
+from django.shortcuts import render
+from django.utils.http import urlencode
+from django.views.decorators.http import require_GET
+
+from registry.access import role_of, visible_sites
+from registry.models import Criteria, Phase, PrimarySite
+from registry.research import figure_data, figures
+from registry.research.analyses import survival_analysis
+from registry.research.cohort import Cohort
+from registry.research.drill import drill_rows
+from registry.research.filters import (
+    ENDPOINT_LABELS,
+    STRATA_CHOICES,
+    ResearchFilter,
+    parse_filter,
+)
+from registry.research.report import cohort_report, paper_report
+from registry.research.views.tables import build_sections
+
+EXPORT_PARAMS = frozenset({"drill", "page", "tables", "format"})
+
+
+def research_page(view):
+    """Any signed-in member of staff (research, clinician, admin); strangers get a 403."""
+
+    @functools.wraps(view)
+    def wrapped(request: HttpRequest, *args, **kwargs):
+        if role_of(request.user) is None:
+            raise PermissionDenied("You have no role in the registry.")
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def parse(request: HttpRequest) -> tuple[ResearchFilter, dict[str, list[str]]]:
+    try:
+        return parse_filter(request.GET, extra_allowed=EXPORT_PARAMS), {}
+    except ValidationError as exc:
+        return parse_filter({}), exc.message_dict
+
+
+def filter_context(request: HttpRequest, rf: ResearchFilter, errors) -> dict:
+    """What the shared filter form needs: the current values, the choices and the errors."""
+    params = rf.as_params()
+    return {
+        "rf": rf,
+        "errors": errors,
+        "query": urlencode(params),
+        "params": params,
+        "choices": {
+            "phase": Phase.choices,
+            "criteria": [(Criteria.SWOG, "SWOG + MR"), (Criteria.RECIST, "RECIST 1.1")],
+            "primary_site": PrimarySite.choices,
+            "site": [(s.code, s.name or s.code) for s in visible_sites(request.user)],
+            "conf_type": [(c, c) for c in ("log-log", "log", "plain")],
+            "endpoint": list(ENDPOINT_LABELS.items()),
+            "strata": list(STRATA_CHOICES.items()),
+        },
+    }
+
+
+def error_page(request, template: str, context: dict) -> HttpResponse:
+    return render(request, template, context, status=400)
+
+
+@require_GET
+@research_page
+def dashboard(request: HttpRequest) -> HttpResponse:
+    rf, errors = parse(request)
+    context = filter_context(request, rf, errors)
+    if errors:
+        return error_page(request, "research/dashboard.html", context)
+    cohort = Cohort(request.user, rf)
+    analysis = survival_analysis(cohort)
+    labels = {"all": "All patients", **dict(PrimarySite.choices)}
+    report = cohort_report(cohort)
+    crit = cohort.criteria
+    lanes, lanes_left_out = figure_data.swim_lanes(cohort)
+    context.update(
+        analysis=analysis,
+        at_risk=figures.at_risk_table(analysis["groups"]),
+        report=report,
+        swimmer_left_out=lanes_left_out,
+        figures={
+            "km": figures.km_figure(analysis, labels),
+            "waterfall": figures.waterfall_figure(figure_data.waterfall_bars(cohort), crit),
+            "swimmer": figures.swimmer_figure(lanes),
+            "toxicity": figures.toxicity_figure(report["toxicity"]),
+            "platelets": figures.platelet_figure(figure_data.platelet_weeks(cohort)),
+        },
+    )
+    return render(request, "research/dashboard.html", context)
+
+
+@require_GET
+@research_page
+def report(request: HttpRequest) -> HttpResponse:
+    rf, errors = parse(request)
+    context = filter_context(request, rf, errors)
+    if errors:
+        return error_page(request, "research/report.html", context)
+    r = paper_report(Cohort(request.user, rf))
+    context.update(r=r, sections=build_sections(r, context["query"]))
+    return render(request, "research/report.html", context)
+
+
+@require_GET
+@research_page
+def patients(request: HttpRequest) -> HttpResponse:
+    """The patients behind one number of the report: the cohort filter plus `drill`."""
+    rf, errors = parse(request)
+    drill = request.GET.get("drill", "")
+    context = filter_context(request, rf, errors)
+    context["drill"] = drill
+    if not errors:
+        try:
+            rows = drill_rows(Cohort(request.user, rf), drill)
+        except ValidationError as exc:
+            errors = exc.message_dict
+    if errors:
+        context["errors"] = errors
+        return error_page(request, "research/patients.html", context)
+    page = Paginator(rows, 100).get_page(request.GET.get("page"))
+    context.update(page=page, total=len(rows), criteria=rf.cohort.criteria)
+    return render(request, "research/patients.html", context)
