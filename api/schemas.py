@@ -12,7 +12,7 @@ from rest_framework import serializers
 from registry.derive.outcomes import ENDPOINTS, GRADE_KEYS, TOXICITY_KEYS
 from registry.models import Criteria, JobStatus, Phase, ResponseCode
 
-MONTHS = "Months (days / 30.4375), 2 decimals."
+MONTHS = "Months (days / 30.4375), full double precision."
 
 
 def _fields(component: str, names, make) -> type[serializers.Serializer]:
@@ -22,6 +22,15 @@ def _fields(component: str, names, make) -> type[serializers.Serializer]:
         return {name: make(name) for name in names}
 
     return type(component, (serializers.Serializer,), {"get_fields": get_fields})
+
+
+def _pair(help_text: str = "") -> serializers.ListField:
+    return serializers.ListField(
+        child=serializers.FloatField(allow_null=True),
+        min_length=2,
+        max_length=2,
+        help_text=help_text or "95 % bounds; null = not reached or undefined.",
+    )
 
 
 class ResponsesSerializer(serializers.Serializer):
@@ -79,15 +88,47 @@ class TTPSummarySerializer(serializers.Serializer):
     n = serializers.IntegerField()
     events = serializers.IntegerField()
     median_months = serializers.FloatField(allow_null=True)
-    ci95 = serializers.ListField(
-        child=serializers.FloatField(allow_null=True), min_length=2, max_length=2
-    )
+    ci95 = _pair()
+
+
+class ReverseKMSerializer(serializers.Serializer):
+    median_months = serializers.FloatField(allow_null=True)
+    ci95 = _pair()
 
 
 class FollowUpSerializer(serializers.Serializer):
     median_months = serializers.FloatField(allow_null=True)
     min_months = serializers.FloatField(allow_null=True)
     max_months = serializers.FloatField(allow_null=True)
+    reverse_km = ReverseKMSerializer(help_text="Median of the reverse Kaplan–Meier estimate.")
+
+
+class RateSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    n = serializers.IntegerField()
+    proportion = serializers.FloatField(allow_null=True)
+    ci95 = _pair("Exact (Clopper–Pearson) 95 % bounds.")
+
+
+class ResponseRatesSerializer(serializers.Serializer):
+    objective = RateSerializer(help_text="CR + PR.")
+    disease_control = RateSerializer(help_text="CR + PR + MR + SD.")
+
+
+TTPRegularGroupsSerializer = _fields(
+    "TTPRegularGroups",
+    ("short", "long", "unclassified", "unknown"),
+    lambda name: serializers.IntegerField(min_value=0),
+)
+
+
+class TTPRegularSerializer(serializers.Serializer):
+    n = serializers.IntegerField()
+    events = serializers.IntegerField()
+    median_months = serializers.FloatField(allow_null=True, help_text="Kaplan–Meier median.")
+    ci95 = _pair()
+    cutoff_months = serializers.FloatField()
+    groups = TTPRegularGroupsSerializer()
 
 
 class ActivitySummarySerializer(serializers.Serializer):
@@ -107,6 +148,8 @@ class CohortReportSerializer(serializers.Serializer):
     cumulative_activity_gbq = ActivitySummarySerializer()
     intended_activity_reached = serializers.IntegerField()
     toxicity_window_days = serializers.IntegerField()
+    response_rates = ResponseRatesSerializer()
+    ttp_regular = TTPRegularSerializer(help_text="TTP after the regular course (round 1).")
     stale_patients = serializers.IntegerField(
         help_text="Patients of the cohort's sites whose results are being recomputed."
     )
@@ -122,15 +165,29 @@ class KMRowSerializer(serializers.Serializer):
     ci_upper = serializers.FloatField(allow_null=True)
 
 
+class AtTimeSerializer(serializers.Serializer):
+    time = serializers.FloatField(help_text=MONTHS)
+    n_risk = serializers.IntegerField()
+    survival = serializers.FloatField(allow_null=True)
+    ci_lower = serializers.FloatField(allow_null=True)
+    ci_upper = serializers.FloatField(allow_null=True)
+
+
+class RMSTSerializer(serializers.Serializer):
+    tau = serializers.FloatField(help_text=MONTHS)
+    estimate = serializers.FloatField(allow_null=True)
+    se = serializers.FloatField(allow_null=True)
+
+
 class KMGroupSerializer(serializers.Serializer):
-    label = serializers.CharField(help_text='The stratum value as stored, or "all".')
+    label = serializers.CharField(help_text='The stratum value as stored, "unknown", or "all".')
     n = serializers.IntegerField()
     events = serializers.IntegerField()
     median = serializers.FloatField(allow_null=True, help_text=MONTHS)
-    median_ci95 = serializers.ListField(
-        child=serializers.FloatField(allow_null=True), min_length=2, max_length=2
-    )
+    median_ci95 = _pair()
     table = KMRowSerializer(many=True)
+    at_times = AtTimeSerializer(many=True, required=False, help_text="With `times`.")
+    rmst = RMSTSerializer(required=False, help_text="With `rmst_tau`.")
 
 
 class LogRankSerializer(serializers.Serializer):
@@ -147,6 +204,78 @@ class SurvivalSerializer(serializers.Serializer):
     time_unit = serializers.CharField()
     groups = KMGroupSerializer(many=True)
     logrank = LogRankSerializer(allow_null=True)
+    stale_patients = serializers.IntegerField()
+
+
+class TestSerializer(serializers.Serializer):
+    chi2 = serializers.FloatField()
+    df = serializers.IntegerField()
+    p = serializers.FloatField()
+
+
+class CoxTestsSerializer(serializers.Serializer):
+    likelihood_ratio = TestSerializer()
+    wald = TestSerializer()
+    score = TestSerializer()
+
+
+class ConcordanceSerializer(serializers.Serializer):
+    c = serializers.FloatField()
+    se = serializers.FloatField()
+
+
+class CoxTermSerializer(serializers.Serializer):
+    term = serializers.CharField(help_text="`age`, or `sex=M` for a level of a category.")
+    covariate = serializers.CharField()
+    level = serializers.CharField(allow_null=True)
+    reference = serializers.CharField(allow_null=True)
+    coef = serializers.FloatField()
+    se = serializers.FloatField()
+    hr = serializers.FloatField()
+    ci95 = _pair("exp(coef ± 1.959964·se).")
+    z = serializers.FloatField()
+    p = serializers.FloatField(help_text="Wald test of the term.")
+
+
+class CoxSerializer(serializers.Serializer):
+    endpoint = serializers.ChoiceField(choices=ENDPOINTS)
+    phase = serializers.ChoiceField(choices=Phase.choices)
+    criteria = serializers.ChoiceField(choices=Criteria.choices)
+    ties = serializers.ChoiceField(choices=["efron", "breslow"])
+    covariates = serializers.ListField(child=serializers.CharField())
+    n = serializers.IntegerField()
+    events = serializers.IntegerField()
+    excluded_missing = serializers.IntegerField(help_text="Left out for a missing covariate.")
+    terms = CoxTermSerializer(many=True)
+    tests = CoxTestsSerializer()
+    concordance = ConcordanceSerializer()
+    stale_patients = serializers.IntegerField()
+
+
+class IncidenceRowSerializer(serializers.Serializer):
+    time = serializers.FloatField(help_text=MONTHS)
+    n_risk = serializers.IntegerField()
+    progression = serializers.FloatField(help_text="Cumulative incidence of progression.")
+    death = serializers.FloatField(help_text="Of death without progression.")
+    progression_ci = _pair("95 % bounds of the progression incidence (log, jackknife SE).")
+
+
+class IncidenceGroupSerializer(serializers.Serializer):
+    label = serializers.CharField()
+    n = serializers.IntegerField()
+    progressions = serializers.IntegerField()
+    deaths = serializers.IntegerField()
+    table = IncidenceRowSerializer(many=True)
+    at_times = IncidenceRowSerializer(many=True, required=False, help_text="With `times`.")
+
+
+class CumulativeIncidenceSerializer(serializers.Serializer):
+    endpoint = serializers.CharField()
+    phase = serializers.ChoiceField(choices=Phase.choices)
+    criteria = serializers.ChoiceField(choices=Criteria.choices)
+    time_unit = serializers.CharField()
+    competing_event = serializers.CharField()
+    groups = IncidenceGroupSerializer(many=True)
     stale_patients = serializers.IntegerField()
 
 

@@ -29,5 +29,11 @@ urlpatterns = [
     path("auth/token/", auth.TokenView.as_view(), name="api-token"),
     path("reports/cohort/", results.CohortReportView.as_view(), name="api-cohort-report"),
     path("analyses/survival/", results.SurvivalAnalysisView.as_view(), name="api-survival"),
+    path("analyses/cox/", results.CoxView.as_view(), name="api-cox"),
+    path(
+        "analyses/cumulative-incidence/",
+        results.CumulativeIncidenceView.as_view(),
+        name="api-cumulative-incidence",
+    ),
     *router.urls,
 ]

@@ -31,7 +31,9 @@ from tests.services import need_postgres
 pytestmark = pytest.mark.django_db
 
 ROOT = Path(__file__).resolve().parents[1]
-SCHEMA = json.loads((ROOT.parent / "shared" / "cohort.schema.json").read_text())
+SCHEMA = json.loads(
+    (ROOT / "registry" / "interchange" / "schema" / "cohort.schema.json").read_text()
+)
 PRIMARY_SITES = SCHEMA["$defs"]["patient"]["properties"]["primary_site"]["enum"]
 STOP_REASONS = SCHEMA["$defs"]["course"]["properties"]["stop_reason"]["enum"]
 MODALITIES = SCHEMA["$defs"]["scan"]["properties"]["modality"]["enum"]
@@ -1108,24 +1110,24 @@ def test_units_cohort_outcomes_key_by_key(adm, django_capture_on_commit_callback
         hematologic=3, hemoglobin=2, platelets=2, wbc=2, neutrophils=3, lymphocytes=4,
         creatinine=2,
     )  # fmt: skip
-    assert course["ttp"] == {"months": round(months(150), 2), "event": True}
-    assert course["pfs"] == {"months": round(months(150), 2), "event": True}
-    assert course["os"] == {"months": round(months(400), 2), "event": False}
+    assert course["ttp"] == {"months": months(150), "event": True}
+    assert course["pfs"] == {"months": months(150), "event": True}
+    assert course["os"] == {"months": months(400), "event": False}
 
     (b,) = outcomes_of(adm, "U-B")["courses"]
     assert b["best_response"] == {"swog": "PR", "recist": "PR"}
     # 4.9 mmol/L is G2 as read in mmol/L; 1.5 mg/dL at ULN 1.0 mg/dL is exactly 1.5 × ULN: G1.
     assert b["worst_grade"] == grades(hematologic=2, hemoglobin=2, platelets=0, creatinine=1)
-    assert b["ttp"] == {"months": round(months(200), 2), "event": True}
-    assert b["os"] == {"months": round(months(300), 2), "event": True}
+    assert b["ttp"] == {"months": months(200), "event": True}
+    assert b["os"] == {"months": months(300), "event": True}
 
     (c,) = outcomes_of(adm, "U-C")["courses"]
     assert c["best_response"] == {"swog": "NE", "recist": "NE"}  # baseline 130 days before
     assert c["worst_grade"] == grades(hematologic=0, hemoglobin=0)  # own LLN 11.5 g/dL
-    assert c["ttp"] == {"months": round(months(100), 2), "event": True}  # clinical progression
+    assert c["ttp"] == {"months": months(100), "event": True}  # clinical progression
 
     d = outcomes_of(adm, "U-D")
-    assert d["cumulative_activity_gbq"] == round(29.6 + 14.7 + 7.4, 2)
+    assert d["cumulative_activity_gbq"] == pytest.approx(29.6 + 14.7 + 7.4, abs=1e-9)
     assert [(x["phase"], x["round"]) for x in d["courses"]] == [
         ("regular", 1),
         ("salvage", 1),
@@ -1136,9 +1138,9 @@ def test_units_cohort_outcomes_key_by_key(adm, django_capture_on_commit_callback
     assert first["activity_gbq"] == 14.7
     # Followed by another course without a progression: censored the day before it (§3).
     censored = (D_ROUND2 - dt.timedelta(days=1) - D_START).days
-    assert first["ttp"] == {"months": round(months(censored), 2), "event": False}
+    assert first["ttp"] == {"months": months(censored), "event": False}
     assert second["ttp"] == {
-        "months": round(months((dt.date(2009, 1, 1) - D_ROUND2).days), 2),
+        "months": months((dt.date(2009, 1, 1) - D_ROUND2).days),
         "event": False,
     }
     assert regular["start"] == "2003-01-10" and regular["activity_gbq"] == 29.6
@@ -1172,14 +1174,17 @@ def test_units_cohort_report_and_every_filter(adm, django_capture_on_commit_call
     assert report["ttp"] == {
         "n": 4,
         "events": 3,
-        "median_months": round((months(150) + months(200)) / 2, 1),
-        "ci95": [round(months(100), 1), None],
+        "median_months": (months(150) + months(200)) / 2,
+        "ci95": [months(100), None],
     }
     follow_up = sorted([months(400), months(300), months(500), months(722)])
     assert report["follow_up"] == {
-        "median_months": round((follow_up[1] + follow_up[2]) / 2, 1),
-        "min_months": round(follow_up[0], 1),
-        "max_months": round(follow_up[-1], 1),
+        "median_months": (follow_up[1] + follow_up[2]) / 2,
+        "min_months": follow_up[0],
+        "max_months": follow_up[-1],
+        # Reverse KM: alive at 400, 500, 722 d are the events, B's death at 300 d censors:
+        # S 2/3 at 400, 1/3 at 500 → median 500 d; the log-log lower curve falls to 0.5 at 400.
+        "reverse_km": {"median_months": months(500), "ci95": [months(400), None]},
     }
     assert report["cumulative_activity_gbq"] == {"median": 14.8, "min": 14.7, "max": 14.8}
     assert report["intended_activity_reached"] == 3  # D: 7.4 + 7.3 < 14.8 − 0.05
@@ -1239,7 +1244,7 @@ def test_units_cohort_survival(adm, django_capture_on_commit_callbacks):
     assert set(group) == {"label", "n", "events", "median", "median_ci95", "table"}
     assert (group["label"], group["n"], group["events"]) == ("all", 4, 3)
     assert [row["time"] for row in group["table"]] == [
-        round(months(d), 2) for d in (100, 150, 200, (D_ROUND2 - D_START).days - 1)
+        months(d) for d in (100, 150, 200, (D_ROUND2 - D_START).days - 1)
     ]
     assert [(r["n_risk"], r["n_event"], r["n_censor"]) for r in group["table"]] == [
         (4, 1, 0),
@@ -1262,7 +1267,9 @@ def test_units_cohort_survival(adm, django_capture_on_commit_callbacks):
     assert [g["label"] for g in pfs["groups"]] == ["bronchial", "midgut", "pancreas"]
     assert set(pfs["logrank"]) == {"chi2", "df", "p"} and pfs["logrank"]["df"] == 2
     pancreas = pfs["groups"][2]
-    assert pancreas["median"] == round((months(100) + months(150)) / 2, 2)  # S = 0.5 exactly
+    assert pancreas["median"] == pytest.approx(
+        (months(100) + months(150)) / 2, rel=1e-12
+    )  # S = 0.5 exactly
     for conf_type in ("log", "plain"):
         other = adm.get("/api/v1/analyses/survival/", {"conf_type": conf_type}).json()
         assert other["conf_type"] == conf_type

@@ -358,6 +358,13 @@ def ci_text(median: float, times: list[float], events: list[bool]) -> str:
     return f"{median:.1f} ({show(lo)}–{show(hi)})"
 
 
+def rate_text(k: int, n: int) -> str:
+    from scipy.stats import binomtest
+
+    ci = binomtest(k, n).proportion_ci(confidence_level=0.95, method="exact")
+    return f"{100 * k / n:.0f} ({100 * ci.low:.0f}–{100 * ci.high:.0f})"
+
+
 def expected_cells() -> dict[str, str]:
     """Every number of the report page for the known cohort, as displayed."""
     ttp_t = [SPEC[k]["ttp"][0] for k in SPEC]
@@ -375,9 +382,12 @@ def expected_cells() -> dict[str, str]:
         "primary_site.bronchial": "1",
         "ki67": "7.5 (2.0–20.0)",
         "prior_activity": "29.6 (22.2–29.6)",
-        "ttp_regular": "36.0 (20.0–50.0)",
+        # Kaplan–Meier of the five regular TTPs (K-5 has none): 20 20 36 40 50+: S .6, .4.
+        "ttp_regular": ci_text(36.0, [20, 20, 36, 40, 50], [1, 1, 1, 1, 0]),
         "ttp_regular.short": "2",
         "ttp_regular.long": "3",
+        "ttp_regular.unclassified": "0",
+        "ttp_regular.unknown": "1",
         # SWOG (the chosen criteria) and RECIST side by side.
         **{
             f"response.swog.{k}": v
@@ -397,6 +407,15 @@ def expected_cells() -> dict[str, str]:
         "os.events": "4",
         "os.median": ci_text(21.0, os_t, os_e),
         "follow_up": "12.0 (8.5–30.0)",
+        # Reverse KM: alive at last follow-up is the event (K-6 at 12, K-2 at 20), death
+        # censors: S .75 at 12 (4 at risk), .375 at 20 → median 20.
+        "follow_up.reverse_km": ci_text(20.0, [10, 20, 30, 8.5, 12, 12], [0, 1, 0, 0, 0, 1]),
+        # Response rates, exact CIs (scipy's binomtest, not our code): SWOG PR 1 of 6,
+        # CR–SD 4 of 6; RECIST PR 2 of 6, CR–SD 4 of 6.
+        "rate.swog.objective": rate_text(1, 6),
+        "rate.swog.disease_control": rate_text(4, 6),
+        "rate.recist.objective": rate_text(2, 6),
+        "rate.recist.disease_control": rate_text(4, 6),
         "activity.course": "14.80 (7.40–15.00)",
         "activity.reached": "3",
         "activity.below": "2",
@@ -421,6 +440,13 @@ def expected_cells() -> dict[str, str]:
         "ttp_regular": {"short": ["K-1", "K-2"], "long": ["K-3", "K-4", "K-6"]},
     }
     medians = {"pancreas": 5.0, "other": 8.0, "short": 3.0, "long": 8.0}
+    # Shown but not compared: no unclassified patient; K-5 without a regular course.
+    cells["sub.ttp_regular.unclassified.n"] = "0"
+    cells["sub.ttp_regular.unclassified.events"] = "0"
+    cells["sub.ttp_regular.unclassified.median"] = "NR (NR–NR)"
+    cells["sub.ttp_regular.unknown.n"] = "1"
+    cells["sub.ttp_regular.unknown.events"] = "1"
+    cells["sub.ttp_regular.unknown.median"] = ci_text(10.0, [10.0], [True])
     for strata, groups in sub.items():
         data = {g: [SPEC[k]["ttp"] for k in ids] for g, ids in groups.items()}
         for g, ids in groups.items():
@@ -519,8 +545,8 @@ def test_research_filters_narrow_the_cohort(researcher, known_cohort):
     assert ids(disease_control="true") == {"K-1", "K-2", "K-3", "K-6"}
 
 
-def test_ttp_regular_groups_leave_out_early_censoring():
-    assert ttp_regular_group((10.0, False), 36) is None
+def test_ttp_regular_groups_keep_early_censoring_apart():
+    assert ttp_regular_group((10.0, False), 36) == "unclassified"
     assert ttp_regular_group((10.0, True), 36) == "short"
     assert ttp_regular_group((36.0, False), 36) == "long"
     assert ttp_regular_group(None, 36) is None
@@ -529,9 +555,13 @@ def test_ttp_regular_groups_leave_out_early_censoring():
 def test_own_strata_survival_matches_km_and_logrank(researcher, known_cohort):
     rf = parse_filter({"strata": "ttp_regular"})
     result = survival_analysis(Cohort(researcher, rf))
+    # Every group is shown (unclassified empty, K-5 has no regular course: unknown);
+    # the log-rank compares the classified ones, short and long.
     assert [(g["label"], g["n"], g["events"], g["median"]) for g in result["groups"]] == [
         ("short", 2, 2, 3.0),
         ("long", 3, 2, 8.0),
+        ("unclassified", 0, 0, None),
+        ("unknown", 1, 1, 10.0),
     ]
     data = {
         "short": [SPEC["K-1"]["ttp"], SPEC["K-2"]["ttp"]],

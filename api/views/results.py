@@ -1,25 +1,40 @@
-"""Computed results: the cohort report and the survival analysis (CONTRACT.md).
+"""Computed results: the cohort report and the analyses (CONTRACT.md).
 
-Thin: parse the filter, call `registry.research`, answer. A bad
-parameter is a 400 naming it (the service raises a ValidationError).
+Thin: parse the filter, select the cohort once, call `registry.research`,
+answer. A bad parameter is a 400 naming it (the service raises a
+ValidationError). Numbers leave unrounded.
 """
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.etag import content_etag
-from api.schemas import CohortReportSerializer, SurvivalSerializer
+from api.schemas import (
+    CohortReportSerializer,
+    CoxSerializer,
+    CumulativeIncidenceSerializer,
+    SurvivalSerializer,
+)
 from api.views.base import RegistryAPIMixin
 from registry.clinical.survival import CONF_TYPES
 from registry.derive.outcomes import ENDPOINTS
 from registry.models import Criteria, Phase, PrimarySite
 from registry.research.analyses import survival_analysis
 from registry.research.cohort import Cohort
-from registry.research.filters import STRATA, CohortFilter
+from registry.research.cox import COVARIATES, cox_analysis, parse_cox_params
+from registry.research.filters import (
+    COX_PARAMS,
+    INCIDENCE_PARAMS,
+    STRATA,
+    SURVIVAL_PARAMS,
+    CohortFilter,
+)
+from registry.research.incidence import cumulative_incidence
 from registry.research.report import cohort_report
 
 COHORT_PARAMETERS = [
@@ -48,7 +63,22 @@ COHORT_PARAMETERS = [
         "Another value grades the selected courses' labs on the fly.",
     ),
     OpenApiParameter("conf_type", enum=list(CONF_TYPES), description="CI type, default `log-log`."),
+    OpenApiParameter(
+        "ttp_regular_cutoff_months",
+        OpenApiTypes.DOUBLE,
+        description="Cut-off of TTP after regular therapy into short/long (default 36).",
+    ),
 ]
+STRATA_PARAMETER = OpenApiParameter(
+    "strata",
+    enum=list(STRATA),
+    description="Compare groups by this field (log-rank test); omitted: one group. "
+    "A patient with no value is in the group `unknown`.",
+)
+TIMES_PARAMETER = OpenApiParameter(
+    "times",
+    description="Comma-separated months, e.g. `6,12,24`: adds `at_times` rows to each group.",
+)
 
 
 def _answer(data: dict) -> Response:
@@ -73,10 +103,12 @@ class SurvivalAnalysisView(RegistryAPIMixin, APIView):
     @extend_schema(
         parameters=[
             OpenApiParameter("endpoint", enum=list(ENDPOINTS), description="Default `ttp`."),
+            STRATA_PARAMETER,
+            TIMES_PARAMETER,
             OpenApiParameter(
-                "strata",
-                enum=list(STRATA),
-                description="Compare groups by this field (log-rank test); omitted: one group.",
+                "rmst_tau",
+                OpenApiTypes.DOUBLE,
+                description="Months: adds the restricted mean survival to tau and its SE.",
             ),
             *COHORT_PARAMETERS,
         ],
@@ -84,5 +116,52 @@ class SurvivalAnalysisView(RegistryAPIMixin, APIView):
         description="Kaplan–Meier estimates (R's survfit) per stratum, and the log-rank test.",
     )
     def get(self, request):
-        cohort = CohortFilter.from_params(request.query_params, analysis=True)
+        cohort = CohortFilter.from_params(request.query_params, allowed=SURVIVAL_PARAMS)
         return _answer(survival_analysis(Cohort(request.user, cohort)))
+
+
+class CoxView(RegistryAPIMixin, APIView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "covariates",
+                required=True,
+                description="Comma-separated, of: " + ", ".join(COVARIATES),
+            ),
+            OpenApiParameter("endpoint", enum=list(ENDPOINTS), description="Default `ttp`."),
+            OpenApiParameter("ties", enum=["efron", "breslow"], description="Default `efron`."),
+            OpenApiParameter(
+                "reference",
+                description="Reference levels, e.g. `sex:F,primary_site:midgut` "
+                "(default: the first level in sorted code order).",
+            ),
+            *COHORT_PARAMETERS,
+        ],
+        responses=CoxSerializer,
+        description="Cox proportional hazards (R's coxph): coefficients, hazard ratios, "
+        "likelihood-ratio, Wald and score tests, concordance.",
+    )
+    def get(self, request):
+        model = parse_cox_params(request.query_params)
+        cohort = CohortFilter.from_params(request.query_params, allowed=COX_PARAMS)
+        return _answer(cox_analysis(Cohort(request.user, cohort), **model))
+
+
+class CumulativeIncidenceView(RegistryAPIMixin, APIView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("endpoint", enum=["ttp"], description="Progression (`ttp`)."),
+            STRATA_PARAMETER,
+            TIMES_PARAMETER,
+            *COHORT_PARAMETERS,
+        ],
+        responses=CumulativeIncidenceSerializer,
+        description="Cumulative incidence of progression with death without progression "
+        "competing (Aalen–Johansen, R's survfit on a multi-state outcome).",
+    )
+    def get(self, request):
+        params = request.query_params
+        cohort = CohortFilter.from_params(params, allowed=INCIDENCE_PARAMS)
+        if cohort.endpoint != "ttp":
+            raise ValidationError({"endpoint": ["Only `ttp`: progression, death competing."]})
+        return _answer(cumulative_incidence(Cohort(request.user, cohort)))

@@ -286,9 +286,88 @@ def logrank(times: ArrayLike, events: ArrayLike, groups: ArrayLike) -> LogRankRe
     return LogRankResult(
         chi2=chi2,
         df=df,
-        p=float(stats.chi2.sf(chi2, df)),
+        p=chi2_p(chi2, df),
         groups=label_tuple,
         n=n_per,
         observed=tuple(observed.tolist()),
         expected=tuple(expected.tolist()),
     )
+
+
+class AtTime(NamedTuple):
+    """S(t) at a chosen time, R's `summary(fit, times=…, extend=TRUE)` (CLINICAL.md §4)."""
+
+    time: float
+    n_risk: int
+    survival: float
+    ci_lower: float | None
+    ci_upper: float | None
+
+
+def survival_at_times(km: KMResult, times: Sequence[float]) -> list[AtTime]:
+    """S(t) and its bounds at the last table time ≤ t, and the number at risk at t (§4).
+
+    Before the first table time R reports S = 1 with bounds 1; past the last
+    time the curve is extended (`extend=TRUE`) with nobody at risk. The number
+    at risk counts subjects with a time ≥ t: the table's count at the first
+    table time ≥ t.
+    """
+    rows = []
+    for t in times:
+        i = int(np.searchsorted(km.time, t, side="right")) - 1
+        j = int(np.searchsorted(km.time, t, side="left"))
+        n_risk = int(km.n_risk[j]) if j < len(km.time) else 0
+        if i < 0:
+            rows.append(AtTime(float(t), n_risk, 1.0, 1.0, 1.0))
+            continue
+        lower, upper = float(km.ci_lower[i]), float(km.ci_upper[i])
+        rows.append(
+            AtTime(
+                float(t),
+                n_risk,
+                float(km.survival[i]),
+                None if lower != lower else lower,
+                None if upper != upper else upper,
+            )
+        )
+    return rows
+
+
+class RestrictedMean(NamedTuple):
+    tau: float
+    estimate: float
+    se: float
+
+
+def restricted_mean(km: KMResult, tau: float) -> RestrictedMean:
+    """Restricted mean survival to τ and its standard error, as R's `survmean` (§4).
+
+    The area under S(t) from 0 to τ; the variance sums, over the table's
+    times, the squared area beyond each time times its Greenwood increment
+    dᵢ / (nᵢ (nᵢ − dᵢ)) — R's `se(rmean)` line for line.
+    """
+    keep = km.time <= tau
+    with np.errstate(divide="ignore", invalid="ignore"):
+        hh = np.where(
+            km.n_risk - km.n_event == 0,
+            0.0,
+            km.n_event / (km.n_risk * (km.n_risk - km.n_event).astype(float)),
+        )
+    if not keep.any():
+        return RestrictedMean(float(tau), float(tau), 0.0)
+    temptime = np.concatenate((km.time[keep], [tau]))
+    tempsurv = np.concatenate((km.survival[keep], [km.survival[keep][-1]]))
+    hh = np.concatenate((hh[keep], [0.0]))
+    delta = np.diff(np.concatenate(([0.0], temptime)))
+    rectangles = delta * np.concatenate(([1.0], tempsurv[:-1]))
+    varmean = float(np.sum(np.cumsum(rectangles[1:][::-1]) ** 2 * hh[::-1][1:]))
+    return RestrictedMean(float(tau), float(rectangles.sum()), float(np.sqrt(varmean)))
+
+
+def chi2_p(chi2: float, df: int) -> float:
+    """The chi-square tail probability (§4), never 0: below the smallest double, that double.
+
+    A p-value that underflows (chi² above ~1,400 with one degree of freedom)
+    is reported as 5e-324 rather than 0, so a reader never sees "p = 0".
+    """
+    return max(float(stats.chi2.sf(chi2, df)), np.nextafter(0.0, 1.0))

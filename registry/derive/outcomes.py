@@ -39,10 +39,6 @@ def stored_grades(row: CourseOutcome) -> dict[str, int | None]:
     return {key: getattr(row, f"grade_{key}") for key in TOXICITY_KEYS}
 
 
-def _round(value: float | None, digits: int) -> float | None:
-    return None if value is None else round(float(value), digits)
-
-
 def patient_outcomes(patient: Patient, *, criteria: str = Criteria.SWOG) -> dict[str, Any]:
     """What the registry computed for one patient (CONTRACT.md, `…/outcomes/`).
 
@@ -62,7 +58,7 @@ def patient_outcomes(patient: Patient, *, criteria: str = Criteria.SWOG) -> dict
                 "round": row.round,
                 "start": row.start.isoformat(),
                 "cycles": row.cycles,
-                "activity_gbq": round(row.activity_gbq, 2),
+                "activity_gbq": row.activity_gbq,
                 "intended_activity_reached": row.intended_activity_reached,
                 "best_response": {"swog": row.best_swog, "recist": row.best_recist},
                 "overridden": row.overridden,
@@ -75,11 +71,11 @@ def patient_outcomes(patient: Patient, *, criteria: str = Criteria.SWOG) -> dict
     lifetime = state.cumulative_activity_gbq if state else sum(c["activity_gbq"] for c in courses)
     return {
         "study_id": patient.study_id,
-        "cumulative_activity_gbq": round(lifetime, 2),
+        "cumulative_activity_gbq": lifetime,
         "stale": state is None or state.stale,
         "courses": courses,
     }
 
 
 def _endpoint(months: float | None, event: bool) -> dict[str, Any]:
-    return {"months": _round(months, 2), "event": bool(event)}
+    return {"months": None if months is None else float(months), "event": bool(event)}

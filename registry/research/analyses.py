@@ -1,10 +1,17 @@
 """Survival analysis of a cohort: Kaplan–Meier per stratum and the log-rank test.
 
-`survival_analysis(cohort)` answers CONTRACT.md's "Survival analysis" for the
-contract's strata (patient fields and the best response) and, for the
-research pages, the seed paper's own (`ttp_regular`, `pancreas`). Both use
-the same pieces (`km_group`, `survival.logrank`) on the cohort's rows, read
-once (`registry.research.cohort.Cohort`).
+`survival_analysis(cohort)` answers CONTRACT.md's "Survival analysis": one
+group (`all`), or a group per value of a stratum — a patient field, the best
+response, or the seed paper's own (`ttp_regular`: short, long, unclassified;
+`pancreas`: pancreas, other) — with the log-rank test over the groups. A
+patient without a value for the stratum is in the group `unknown`, never
+dropped from the table; the log-rank test compares the classified groups
+only — `unknown` and `unclassified` (a TTP after regular therapy censored
+before the cut-off, CLINICAL.md §3) are shown but not compared, as R's
+`survdiff` drops NA strata, so the seed paper's short-vs-long p stays what the
+paper computes. With `times` each group gains R's `summary(fit, times=…)` rows, with
+`rmst_tau` the restricted mean and its standard error. Numbers leave at full
+precision; pages round for display.
 """
 
 from __future__ import annotations
@@ -17,11 +24,9 @@ from registry.clinical import survival
 from registry.derive.outcomes import endpoint_columns
 from registry.models import CourseOutcome
 from registry.research.cohort import Cohort
-from registry.research.filters import OWN_STRATA, OWN_STRATA_GROUPS, ttp_regular_group
+from registry.research.filters import OWN_STRATA_GROUPS, UNKNOWN, ttp_regular_group
 
-
-def _round(value: float | None, digits: int) -> float | None:
-    return None if value is None else round(float(value), digits)
+NOT_COMPARED = frozenset({UNKNOWN, "unclassified"})
 
 
 def endpoint_times(rows: Iterable[CourseOutcome], endpoint: str, criteria: str):
@@ -33,22 +38,44 @@ def endpoint_times(rows: Iterable[CourseOutcome], endpoint: str, criteria: str):
             yield row, float(months), bool(getattr(row, event_column))
 
 
-def _stratum(row: CourseOutcome, strata: str, criteria: str) -> str:
+def stratum_labeller(cohort: Cohort, strata: str) -> Callable[[CourseOutcome], str]:
+    """The label of each row's group under a stratum (`unknown` without a value)."""
+    criteria = cohort.criteria
     if strata == "primary_site":
-        return row.patient.primary_site
+        return lambda row: row.patient.primary_site or UNKNOWN
     if strata == "sex":
-        return row.patient.sex or "U"  # blank is recorded as unknown
+        return lambda row: row.patient.sex or "U"  # blank is recorded as unknown sex
     if strata == "site":
-        return row.patient.site.code
+        return lambda row: row.patient.site.code
     if strata == "best_response":
-        return getattr(row, f"best_{criteria}")
+        return lambda row: getattr(row, f"best_{criteria}")
+    if strata == "pancreas":
+        return lambda row: "pancreas" if row.patient.primary_site == "pancreas" else "other"
+    if strata == "ttp_regular":
+        regular, cutoff = cohort.regular_ttp, cohort.selection.ttp_regular_cutoff
+        return lambda row: ttp_regular_group(regular.get(row.patient_id), cutoff) or UNKNOWN
     raise ValueError(f"unknown stratum {strata!r}")
 
 
-def km_group(label: str, times: list[float], events: list[bool], conf_type: str) -> dict:
+def group_order(strata: str | None, labels: Iterable[str]) -> list[str]:
+    """The groups to report: the fixed groups of our own strata (even if empty) in the
+    paper's order, then any other label present, sorted."""
+    fixed = list(OWN_STRATA_GROUPS.get(strata or "", ()))
+    return fixed + sorted(set(labels) - set(fixed))
+
+
+def km_group(
+    label: str,
+    times: list[float],
+    events: list[bool],
+    conf_type: str,
+    *,
+    at_times: tuple[float, ...] = (),
+    rmst_tau: float | None = None,
+) -> dict:
     """One group of the survival analysis: counts, median with CI, and R's table (§4)."""
     if not times:
-        return {
+        group = {
             "label": label,
             "n": 0,
             "events": 0,
@@ -56,26 +83,28 @@ def km_group(label: str, times: list[float], events: list[bool], conf_type: str)
             "median_ci95": [None, None],
             "table": [],
         }
+        if at_times:
+            group["at_times"] = [
+                {"time": t, "n_risk": 0, "survival": None, "ci_lower": None, "ci_upper": None}
+                for t in at_times
+            ]
+        if rmst_tau is not None:
+            group["rmst"] = {"tau": rmst_tau, "estimate": None, "se": None}
+        return group
     km = survival.kaplan_meier(times, events, conf_type=conf_type)
-    return {
+    group = {
         "label": label,
         "n": km.n,
         "events": km.events,
-        "median": _round(km.median, 2),
-        "median_ci95": [_round(km.median_ci_lower, 2), _round(km.median_ci_upper, 2)],
-        "table": [
-            {
-                "time": round(r.time, 2),
-                "n_risk": r.n_risk,
-                "n_event": r.n_event,
-                "n_censor": r.n_censor,
-                "survival": round(r.survival, 4),
-                "ci_lower": _round(r.ci_lower, 4),
-                "ci_upper": _round(r.ci_upper, 4),
-            }
-            for r in km.table
-        ],
+        "median": km.median,
+        "median_ci95": [km.median_ci_lower, km.median_ci_upper],
+        "table": [r._asdict() for r in km.table],
     }
+    if at_times:
+        group["at_times"] = [r._asdict() for r in survival.survival_at_times(km, at_times)]
+    if rmst_tau is not None:
+        group["rmst"] = survival.restricted_mean(km, rmst_tau)._asdict()
+    return group
 
 
 def survival_analysis(
@@ -84,18 +113,41 @@ def survival_analysis(
     """Kaplan–Meier per stratum and the log-rank test (CONTRACT.md, "Survival analysis").
 
     `endpoint` and `strata` default to the filter's; `strata=None` asks for one
-    group. The seed paper's own strata leave out the patients outside every
-    group (a TTP after regular therapy censored before the cut-off), as R
-    drops NA strata.
+    group.
     """
     selection = cohort.selection
     endpoint = endpoint or selection.endpoint
     if strata is ...:
-        strata = cohort.filter.strata if cohort.filter.strata in OWN_STRATA else selection.strata
-    if strata in OWN_STRATA:
-        groups, logrank = _own_strata(cohort, endpoint, strata)
-    else:
-        groups, logrank = _contract_strata(cohort, endpoint, strata)
+        strata = selection.strata
+    data = list(endpoint_times(cohort.rows, endpoint, cohort.criteria))
+    label_of = (lambda row: "all") if strata is None else stratum_labeller(cohort, strata)
+    labels = [label_of(row) for row, _, _ in data]
+    by_group: dict[str, tuple[list[float], list[bool]]] = defaultdict(lambda: ([], []))
+    for label, (_, months, event) in zip(labels, data, strict=True):
+        by_group[label][0].append(months)
+        by_group[label][1].append(event)
+    order = ["all"] if strata is None else group_order(strata, labels)
+    groups = [
+        km_group(
+            label,
+            *by_group[label],
+            selection.conf_type,
+            at_times=selection.times,
+            rmst_tau=selection.rmst_tau,
+        )
+        for label in order
+    ]
+    logrank = None
+    if strata is not None:
+        compared = [
+            (months, event, label)
+            for label, (_, months, event) in zip(labels, data, strict=True)
+            if label not in NOT_COMPARED
+        ]
+        test = survival.logrank(
+            [c[0] for c in compared], [c[1] for c in compared], [c[2] for c in compared]
+        )
+        logrank = {"chi2": test.chi2, "df": test.df, "p": test.p}
     return {
         "endpoint": endpoint,
         "phase": selection.phase,
@@ -106,61 +158,3 @@ def survival_analysis(
         "logrank": logrank,
         "stale_patients": cohort.stale_patients,
     }
-
-
-def _contract_strata(cohort: Cohort, endpoint: str, strata: str | None):
-    criteria, conf_type = cohort.criteria, cohort.selection.conf_type
-    data = list(endpoint_times(cohort.rows, endpoint, criteria))
-    by_group: dict[str, tuple[list[float], list[bool]]] = defaultdict(lambda: ([], []))
-    for row, months, event in data:
-        label = "all" if strata is None else _stratum(row, strata, criteria)
-        by_group[label][0].append(months)
-        by_group[label][1].append(event)
-    if strata is None:
-        by_group.setdefault("all", ([], []))
-    groups = [
-        km_group(label, times, events, conf_type)
-        for label, (times, events) in sorted(by_group.items())
-    ]
-    logrank = None
-    if strata is not None:
-        test = survival.logrank(
-            [m for _, m, _ in data],
-            [e for _, _, e in data],
-            [_stratum(row, strata, criteria) for row, _, _ in data],
-        )
-        logrank = {"chi2": round(test.chi2, 4), "df": test.df, "p": _round(test.p, 4)}
-    return groups, logrank
-
-
-def _own_labeller(cohort: Cohort, strata: str) -> Callable[[CourseOutcome], str | None]:
-    if strata == "pancreas":
-        return lambda row: "pancreas" if row.patient.primary_site == "pancreas" else "other"
-    if strata == "ttp_regular":
-        regular, cutoff = cohort.regular_ttp, cohort.filter.ttp_regular_cutoff
-        return lambda row: ttp_regular_group(regular.get(row.patient_id), cutoff)
-    raise ValueError(strata)
-
-
-def _own_strata(cohort: Cohort, endpoint: str, strata: str):
-    label_of = _own_labeller(cohort, strata)
-    data = [
-        (label, months, event)
-        for row, months, event in endpoint_times(cohort.rows, endpoint, cohort.criteria)
-        if (label := label_of(row)) is not None
-    ]
-    groups = []
-    for label in [g for g in OWN_STRATA_GROUPS[strata] if any(d[0] == g for d in data)]:
-        mine = [d for d in data if d[0] == label]
-        groups.append(
-            km_group(label, [d[1] for d in mine], [d[2] for d in mine], cohort.selection.conf_type)
-        )
-    logrank = None
-    if data:
-        test = survival.logrank([d[1] for d in data], [d[2] for d in data], [d[0] for d in data])
-        logrank = {
-            "chi2": round(test.chi2, 4),
-            "df": test.df,
-            "p": None if test.p is None else round(test.p, 4),
-        }
-    return groups, logrank

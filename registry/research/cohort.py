@@ -43,7 +43,11 @@ class Cohort:
 
     def __init__(self, user, research_filter: ResearchFilter | CohortFilter):
         if isinstance(research_filter, CohortFilter):
-            research_filter = ResearchFilter(cohort=research_filter, strata=research_filter.strata)
+            research_filter = ResearchFilter(
+                cohort=research_filter,
+                strata=research_filter.strata,
+                ttp_regular_cutoff=research_filter.ttp_regular_cutoff,
+            )
         self.user = user
         self.filter = research_filter
         # THE selection: the contract's filter plus the research pages' narrowing.

@@ -26,7 +26,7 @@ DRILL_VALUES: dict[str, tuple[str, ...]] = {
     **{f"event_{ep}": ("1", "0") for ep in ENDPOINTS},
     "intended": ("reached", "below", "none"),
     "stop_reason": (*StopReason.values, "none"),
-    "ttp_regular": tuple(TTP_REGULAR_LABELS),
+    "ttp_regular": (*TTP_REGULAR_LABELS, "unknown"),
     "has": ("age", "ki67", "ttp_regular"),
 }
 
@@ -48,7 +48,7 @@ def _drill_facts(cohort: Cohort) -> dict[int, dict[str, Any]]:
             "stop_reason": (r.course.stop_reason or "none")
             if r.intended_activity_reached is False
             else None,
-            "ttp_regular": ttp_regular_group(regular.get(r.patient_id), cutoff),
+            "ttp_regular": ttp_regular_group(regular.get(r.patient_id), cutoff) or "unknown",
             "has": {
                 name
                 for name, present in (

@@ -14,7 +14,7 @@ from collections import defaultdict
 
 from registry.models import Cycle, LabResult, TimePointResponse
 from registry.research.cohort import Cohort
-from registry.research.figures import SwimLane, WaterfallBar, WeekSummary, finite
+from registry.research.figures import SwimLane, WaterfallBar, WeekSummary, finite, text
 
 MONTHS_PER_DAY = 1 / 30.4375
 
@@ -26,7 +26,7 @@ PLATELET_WEEKS_BEFORE = 4
 def waterfall_bars(cohort: Cohort) -> list[WaterfallBar]:
     criteria = cohort.criteria
     return [
-        WaterfallBar(r.patient.study_id, pct, getattr(r, f"best_{criteria}"))
+        WaterfallBar(text(r.patient.study_id), pct, getattr(r, f"best_{criteria}"))
         for r in cohort.rows
         if finite(pct := getattr(r, f"best_{criteria}_pct_change"))
     ]
@@ -58,7 +58,7 @@ def swim_lanes(cohort: Cohort) -> tuple[list[SwimLane], int]:
         progression = getattr(r, f"progression_date_{criteria}")
         lanes.append(
             SwimLane(
-                study_id=r.patient.study_id,
+                study_id=text(r.patient.study_id),
                 follow_up_months=r.follow_up_months,
                 cycles=sorted(cycles[r.course_id]),
                 responses=sorted(responses[r.course_id]),

@@ -44,7 +44,14 @@ ANALYTE_SHORT = {
 WATERFALL_LINES = {"swog": (-50, -25, 25), "recist": (-30, 20)}
 
 
-def _layout(**extra: Any) -> dict[str, Any]:
+def text(value: object) -> str:
+    """Data shown as chart text: Plotly reads a subset of HTML in labels (`<a href>`,
+    `<b>`, styles), so a study ID or a site code typed with tags would become a link.
+    Escaped, Plotly shows the characters as typed (security review, finding 7)."""
+    return str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def layout(**extra: Any) -> dict[str, Any]:
     base = {
         "margin": {"l": 60, "r": 20, "t": 30, "b": 50},
         "font": {"family": "system-ui, sans-serif", "size": 13},
@@ -55,7 +62,7 @@ def _layout(**extra: Any) -> dict[str, Any]:
     return base
 
 
-def _rgba(hex_colour: str, alpha: float) -> str:
+def rgba(hex_colour: str, alpha: float) -> str:
     r, g, b = (int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
     return f"rgba({r},{g},{b},{alpha})"
 
@@ -128,7 +135,7 @@ def _km_traces(group: Mapping[str, Any], name: str, colour: str) -> list[dict]:
             "mode": "lines",
             "line": {"shape": "hv", "width": 0},
             "fill": "tonexty",
-            "fillcolor": _rgba(colour, 0.18),
+            "fillcolor": rgba(colour, 0.18),
             "hoverinfo": "skip",
             "showlegend": False,
             "legendgroup": name,
@@ -171,7 +178,7 @@ def km_figure(
     shapes: list[dict[str, Any]] = []
     for i, group in enumerate(analysis["groups"]):
         colour = PALETTE[i % len(PALETTE)]
-        name = labels.get(group["label"], group["label"])
+        name = text(labels.get(group["label"], group["label"]))
         traces += _km_traces(group, name, colour)
         if (median := group.get("median")) is not None:
             line = {"color": colour, "dash": "dash", "width": 1}
@@ -183,7 +190,7 @@ def km_figure(
     max_time = max((r["time"] for g in analysis["groups"] for r in g["table"]), default=0.0)
     return {
         "data": traces,
-        "layout": _layout(
+        "layout": layout(
             xaxis={
                 "title": {"text": "Months from course start"},
                 "rangemode": "tozero",
@@ -242,7 +249,7 @@ def waterfall_figure(bars: Iterable[WaterfallBar], criteria: str) -> dict[str, A
     ]
     return {
         "data": traces,
-        "layout": _layout(
+        "layout": layout(
             barmode="overlay",
             xaxis={
                 "categoryorder": "array",
@@ -335,7 +342,7 @@ def swimmer_figure(lanes: Sequence[SwimLane]) -> dict[str, Any]:
     )
     return {
         "data": traces,
-        "layout": _layout(
+        "layout": layout(
             xaxis={
                 "title": {"text": "Months from course start"},
                 "gridcolor": "#eee",
@@ -378,7 +385,7 @@ def toxicity_figure(toxicity: Mapping[str, Mapping[str, int]]) -> dict[str, Any]
         )
     return {
         "data": traces,
-        "layout": _layout(
+        "layout": layout(
             barmode="stack",
             height=380,
             yaxis={"title": {"text": "Patients"}, "gridcolor": "#eee"},
@@ -422,7 +429,7 @@ def platelet_figure(weeks: Sequence[WeekSummary]) -> dict[str, Any]:
                 "mode": "lines",
                 "line": {"width": 0},
                 "fill": "tonexty",
-                "fillcolor": _rgba(colour, 0.15),
+                "fillcolor": rgba(colour, 0.15),
                 "showlegend": False,
                 "hoverinfo": "skip",
                 "legendgroup": name,
@@ -442,7 +449,7 @@ def platelet_figure(weeks: Sequence[WeekSummary]) -> dict[str, Any]:
         ]
     return {
         "data": traces,
-        "layout": _layout(
+        "layout": layout(
             height=380,
             xaxis={"title": {"text": "Weeks after cycle"}, "dtick": 1, "gridcolor": "#eee"},
             yaxis={

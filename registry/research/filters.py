@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,8 +29,16 @@ from registry.models import CourseOutcome, Criteria, Phase, PrimarySite, Respons
 DISEASE_CONTROL: tuple[str, ...] = ("CR", "PR", "MR", "SD")
 RESPONSE_KEYS: tuple[str, ...] = tuple(ResponseCode.values)  # CR PR MR SD PD NE
 # What a survival analysis may be stratified by: patient fields (the label is
-# the value as stored) and the best response under the chosen criteria.
-STRATA: tuple[str, ...] = ("primary_site", "sex", "site", "best_response")
+# the value as stored), the best response under the chosen criteria, and the
+# seed paper's subgroups (TTP after regular therapy; pancreatic vs other).
+STRATA: tuple[str, ...] = (
+    "primary_site",
+    "sex",
+    "site",
+    "best_response",
+    "ttp_regular",
+    "pancreas",
+)
 FILTER_PARAMS: frozenset[str] = frozenset(
     {
         "phase",
@@ -41,25 +49,117 @@ FILTER_PARAMS: frozenset[str] = frozenset(
         "criteria",
         "toxicity_window_days",
         "conf_type",
+        "ttp_regular_cutoff_months",
     }
 )
-ANALYSIS_PARAMS: frozenset[str] = FILTER_PARAMS | {"endpoint", "strata"}
+SURVIVAL_PARAMS: frozenset[str] = FILTER_PARAMS | {"endpoint", "strata", "times", "rmst_tau"}
+ANALYSIS_PARAMS = SURVIVAL_PARAMS  # the name callers used before Cox and incidence
+INCIDENCE_PARAMS: frozenset[str] = FILTER_PARAMS | {"endpoint", "strata", "times"}
+COX_PARAMS: frozenset[str] = FILTER_PARAMS | {"endpoint", "covariates", "ties", "reference"}
 # DRF's URL format override; harmless, so never reported as unknown.
 IGNORED_PARAMS: frozenset[str] = frozenset({"format"})
 MAX_TOXICITY_WINDOW_DAYS = 3650
 MAX_ROUND = 100
+MAX_TIMES = 50
+MAX_MONTHS = 1200.0
+# The seed paper's split of TTP after regular therapy. **Decision**: 36 months by
+# default; pages and the API (`ttp_regular_cutoff_months`) may change it.
+DEFAULT_TTP_REGULAR_CUTOFF = 36.0
 
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
 
 
+class _Params:
+    """Reads query parameters one by one, collecting an error per parameter."""
+
+    def __init__(self, params: Mapping[str, Any]):
+        self.params = params
+        self.errors: dict[str, list[str]] = {}
+        self.values: dict[str, Any] = {}
+
+    def single(self, name: str) -> str | None:
+        raw = self.params.get(name)
+        if raw is None:
+            return None
+        raw = str(raw).strip()
+        if "\x00" in raw:
+            # PostgreSQL refuses NUL in text: a 400 here, not a 500 at the query.
+            self.errors[name] = ["Null characters are not allowed."]
+            return None
+        return raw or None
+
+    def choice(self, name: str, options: Iterable[str]) -> None:
+        if (raw := self.single(name)) is None:
+            return
+        options = tuple(options)
+        if raw not in options:
+            self.errors[name] = [f"'{raw[:40]}' is not one of: {', '.join(options)}."]
+        else:
+            self.values[name] = raw
+
+    def integer(self, name: str, low: int, high: int) -> None:
+        if (raw := self.single(name)) is None:
+            return
+        try:
+            number = int(raw)
+        except ValueError:
+            self.errors[name] = [f"'{raw[:40]}' is not a whole number."]
+            return
+        if not low <= number <= high:
+            self.errors[name] = [f"Must be between {low} and {high}."]
+        else:
+            self.values[name] = number
+
+    def months(self, name: str, key: str, *, many: bool = False, low: float = 0.0) -> None:
+        """A number of months (or a comma-separated list of them), finite, in range."""
+        if (raw := self.single(name)) is None:
+            return
+        parts = [part.strip() for part in raw.split(",")] if many else [raw]
+        try:
+            numbers = [float(part) for part in parts]
+        except ValueError:
+            self.errors[name] = [
+                "Must be a number of months" + (" or a list of them." if many else ".")
+            ]
+            return
+        if not all(low <= x <= MAX_MONTHS for x in numbers):  # also refuses nan and inf
+            self.errors[name] = [f"Must be between {low:g} and {MAX_MONTHS:g} months."]
+        elif many and len(numbers) > MAX_TIMES:
+            self.errors[name] = [f"At most {MAX_TIMES} times."]
+        else:
+            self.values[key] = tuple(sorted(set(numbers))) if many else numbers[0]
+
+    def codes(self, name: str, known: Sequence[str] | None = None, what: str = "") -> None:
+        if (raw := self.single(name)) is None:
+            return
+        codes = tuple(dict.fromkeys(part.strip() for part in raw.split(",") if part.strip()))
+        bad = [c for c in codes if known is not None and c not in known]
+        if bad:
+            self.errors[name] = [f"Unknown {what} {', '.join(bad)}; known: {', '.join(known)}."]
+        else:
+            self.values[name] = codes
+
+    def flag(self, name: str) -> None:
+        if (raw := self.single(name)) is None:
+            return
+        if raw.lower() in _TRUE:
+            self.values[name] = True
+        elif raw.lower() in _FALSE:
+            self.values[name] = False
+        else:
+            self.errors[name] = ["Must be true or false."]
+
+
 @dataclass(frozen=True, slots=True)
 class CohortFilter:
-    """Which courses a cohort report or survival analysis is about (CONTRACT.md).
+    """Which courses a cohort report or analysis is about (CONTRACT.md).
 
     `phase` defaults to `salvage`, the registry's first purpose; `round` 1 is
     each patient's first course of that phase. `toxicity_window_days` None
-    means the setting the derived rows were computed with.
+    means the setting the derived rows were computed with. `times` and
+    `rmst_tau` (months) ask a survival analysis for fixed-time rows and the
+    restricted mean.
     """
 
     phase: str = Phase.SALVAGE
@@ -72,96 +172,53 @@ class CohortFilter:
     conf_type: str = "log-log"
     endpoint: str = "ttp"
     strata: str | None = None
+    ttp_regular_cutoff: float = DEFAULT_TTP_REGULAR_CUTOFF
+    times: tuple[float, ...] = ()
+    rmst_tau: float | None = None
     # A narrowing added in code by a caller, never parsed from parameters: the
     # research pages' course-date and TTP-after-regular filters
     # (ResearchFilter below) go through the same selector.
     extra: Q | None = None
 
     @classmethod
-    def from_params(cls, params: Mapping[str, Any], *, analysis: bool = False) -> CohortFilter:
+    def from_params(
+        cls,
+        params: Mapping[str, Any],
+        *,
+        analysis: bool = False,
+        allowed: frozenset[str] | None = None,
+    ) -> CohortFilter:
         """Parse query parameters; every problem is a ValidationError naming its parameter.
 
-        `analysis` admits the survival-only parameters `endpoint` and `strata`.
-        Unknown parameters are refused, so a misspelt filter never silently
-        widens a cohort.
+        `allowed` names the parameters the caller reads (`analysis` is
+        SURVIVAL_PARAMS); parameters it reads itself (a Cox model's
+        covariates) are left to it. Unknown parameters are refused, so a
+        misspelt filter never silently widens a cohort.
         """
-        allowed = ANALYSIS_PARAMS if analysis else FILTER_PARAMS
-        errors: dict[str, list[str]] = {}
-        values: dict[str, Any] = {}
-
-        def single(name: str) -> str | None:
-            raw = params.get(name)
-            if raw is None:
-                return None
-            raw = str(raw).strip()
-            if "\x00" in raw:
-                # PostgreSQL refuses NUL in text: a 400 here, not a 500 at the query.
-                errors[name] = ["Null characters are not allowed."]
-                return None
-            return raw or None
-
-        def choice(name: str, options: Iterable[str]) -> None:
-            raw = single(name)
-            if raw is None:
-                return
-            options = tuple(options)
-            if raw not in options:
-                errors[name] = [f"'{raw}' is not one of: {', '.join(options)}."]
-            else:
-                values[name] = raw
-
-        def integer(name: str, low: int, high: int) -> None:
-            raw = single(name)
-            if raw is None:
-                return
-            try:
-                number = int(raw)
-            except ValueError:
-                errors[name] = [f"'{raw[:40]}' is not a whole number."]
-                return
-            if not low <= number <= high:
-                errors[name] = [f"Must be between {low} and {high}."]
-            else:
-                values[name] = number
-
-        unknown = sorted(set(params) - allowed - IGNORED_PARAMS)
-        for name in unknown:
-            errors[name] = [f"Unknown parameter. Known: {', '.join(sorted(allowed))}."]
-
-        choice("phase", Phase.values)
-        choice("criteria", Criteria.values)
-        choice("conf_type", survival.CONF_TYPES)
-        integer("round", 1, MAX_ROUND)
-        integer("toxicity_window_days", 0, MAX_TOXICITY_WINDOW_DAYS)
-        if analysis:
-            choice("endpoint", ENDPOINTS)
-            choice("strata", STRATA)
-
-        if (raw := single("primary_site")) is not None:
-            sites = tuple(dict.fromkeys(part.strip() for part in raw.split(",") if part.strip()))
-            bad = [s for s in sites if s not in PrimarySite.values]
-            if bad:
-                errors["primary_site"] = [
-                    f"Unknown primary site {', '.join(bad)}; "
-                    f"known: {', '.join(PrimarySite.values)}."
-                ]
-            else:
-                values["primary_site"] = sites
-        if (raw := single("site")) is not None:
-            values["site"] = tuple(
-                dict.fromkeys(part.strip() for part in raw.split(",") if part.strip())
-            )
-        if (raw := single("disease_control")) is not None:
-            if raw.lower() in _TRUE:
-                values["disease_control"] = True
-            elif raw.lower() in _FALSE:
-                values["disease_control"] = False
-            else:
-                errors["disease_control"] = ["Must be true or false."]
-
-        if errors:
-            raise ValidationError(errors)
-        return cls(**values)
+        allowed = allowed or (SURVIVAL_PARAMS if analysis else FILTER_PARAMS)
+        p = _Params(params)
+        for name in sorted(set(params) - allowed - IGNORED_PARAMS):
+            p.errors[name] = [f"Unknown parameter. Known: {', '.join(sorted(allowed))}."]
+        p.choice("phase", Phase.values)
+        p.choice("criteria", Criteria.values)
+        p.choice("conf_type", survival.CONF_TYPES)
+        p.integer("round", 1, MAX_ROUND)
+        p.integer("toxicity_window_days", 0, MAX_TOXICITY_WINDOW_DAYS)
+        p.months("ttp_regular_cutoff_months", "ttp_regular_cutoff", low=0.001)
+        if "endpoint" in allowed:
+            p.choice("endpoint", ENDPOINTS)
+        if "strata" in allowed:
+            p.choice("strata", STRATA)
+        if "times" in allowed:
+            p.months("times", "times", many=True)
+        if "rmst_tau" in allowed:
+            p.months("rmst_tau", "rmst_tau", low=0.001)
+        p.codes("primary_site", PrimarySite.values, "primary site")
+        p.codes("site")
+        p.flag("disease_control")
+        if p.errors:
+            raise ValidationError(p.errors)
+        return cls(**p.values)
 
     @property
     def window_days(self) -> int:
@@ -187,16 +244,19 @@ class CohortFilter:
         return params
 
 
-# The seed paper's split of TTP after regular therapy. **Decision**: 36 months by
-# default; the page lets the user change it.
-DEFAULT_TTP_REGULAR_CUTOFF = 36.0
 RESEARCH_PARAMS = frozenset({"start_from", "start_to", "ttp_regular", "ttp_regular_cutoff"})
 OWN_STRATA = {
     "ttp_regular": "TTP after regular therapy (short / long)",
     "pancreas": "Pancreatic vs other primary",
 }
 # The paper's order of each own stratum's groups.
-OWN_STRATA_GROUPS = {"ttp_regular": ("short", "long"), "pancreas": ("pancreas", "other")}
+# Every group of the seed paper's own strata, in the paper's order, shown even when
+# empty so none is lost (CLINICAL.md §3); a patient with no value is "unknown".
+OWN_STRATA_GROUPS = {
+    "ttp_regular": ("short", "long", "unclassified"),
+    "pancreas": ("pancreas", "other"),
+}
+UNKNOWN = "unknown"
 STRATA_CHOICES = {
     "": "none",
     "primary_site": "Primary site",
@@ -209,7 +269,11 @@ ENDPOINT_LABELS = {
     "pfs": "Progression-free survival",
     "os": "Overall survival",
 }
-TTP_REGULAR_LABELS = {"short": "short", "long": "long"}
+TTP_REGULAR_LABELS = {
+    "short": "short",
+    "long": "long",
+    "unclassified": "unclassified (censored before the cut-off)",
+}
 
 
 @dataclass(frozen=True)
@@ -219,7 +283,7 @@ class ResearchFilter:
     cohort: CohortFilter
     start_from: dt.date | None = None
     start_to: dt.date | None = None
-    ttp_regular: str | None = None  # "short" | "long"
+    ttp_regular: str | None = None  # "short" | "long" | "unclassified"
     ttp_regular_cutoff: float = DEFAULT_TTP_REGULAR_CUTOFF
     strata: str | None = None  # any of STRATA_CHOICES
 
@@ -234,7 +298,9 @@ class ResearchFilter:
         if self.ttp_regular:
             q &= Q(patient_id__in=ttp_regular_patients(self.ttp_regular, self))
         strata = self.strata if self.strata in STRATA else None
-        return dataclasses.replace(self.cohort, extra=q or None, strata=strata)
+        return dataclasses.replace(
+            self.cohort, extra=q or None, strata=strata, ttp_regular_cutoff=self.ttp_regular_cutoff
+        )
 
     def as_params(self) -> dict[str, str]:
         """Everything that defines the cohort, as query parameters (bookmarks, links)."""
@@ -291,7 +357,7 @@ def parse_filter(params: Mapping[str, Any], *, extra_allowed: frozenset[str] = f
                 errors[name] = [f"'{own[name][:40]}' is not a date (YYYY-MM-DD)."]
     if (raw := own.get("ttp_regular")) is not None:
         if raw not in TTP_REGULAR_LABELS:
-            errors["ttp_regular"] = ["Must be short or long."]
+            errors["ttp_regular"] = ["Must be short, long or unclassified."]
         else:
             values["ttp_regular"] = raw
     if (raw := own.get("ttp_regular_cutoff")) is not None:
@@ -321,25 +387,28 @@ def regular_ttp_columns(criteria: str) -> tuple[str, str]:
 
 
 def ttp_regular_patients(group: str, rf: ResearchFilter) -> QuerySet:
-    """Patients whose first regular course gave a short (event before the cut-off) or long TTP.
+    """Patients whose first regular course gave a short, long or unclassified TTP (§3).
 
-    **Decision**: "short" needs a progression before the cut-off; "long" is a
-    TTP of at least the cut-off, progressed or not.  A TTP censored before the
-    cut-off belongs to neither group.
+    `short`: a progression before the cut-off; `long`: a TTP (event or
+    censored) of at least the cut-off; `unclassified`: censored before it.
     """
     months, event = regular_ttp_columns(rf.cohort.criteria)
     regular = CourseOutcome.objects.filter(phase=Phase.REGULAR, round=1)
     if group == "short":
         regular = regular.filter(**{f"{months}__lt": rf.ttp_regular_cutoff, event: True})
+    elif group == "unclassified":
+        regular = regular.filter(**{f"{months}__lt": rf.ttp_regular_cutoff, event: False})
     else:
         regular = regular.filter(**{f"{months}__gte": rf.ttp_regular_cutoff})
     return regular.values("patient_id")
 
 
 def ttp_regular_group(value: tuple[float, bool] | None, cutoff: float) -> str | None:
+    """short, long or unclassified for a (months, event) TTP after regular therapy; None
+    for a patient without one (reported as `unknown`)."""
     if value is None:
         return None
     months, event = value
     if months >= cutoff:
         return "long"
-    return "short" if event else None
+    return "short" if event else "unclassified"

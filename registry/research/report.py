@@ -16,29 +16,62 @@ from collections import Counter
 from typing import Any
 
 from registry.clinical import survival
+from registry.clinical.proportions import clopper_pearson
 from registry.derive.outcomes import GRADE_KEYS, TOXICITY_KEYS
 from registry.models import Criteria, PrimarySite, ResponseCode, Sex, StopReason
 from registry.research.analyses import endpoint_times, survival_analysis
 from registry.research.cohort import Cohort, age_at, birth_date
-from registry.research.filters import OWN_STRATA, RESPONSE_KEYS, ttp_regular_group
+from registry.research.filters import (
+    DISEASE_CONTROL,
+    OWN_STRATA,
+    OWN_STRATA_GROUPS,
+    RESPONSE_KEYS,
+    UNKNOWN,
+    ttp_regular_group,
+)
+
+OBJECTIVE_RESPONSE = ("CR", "PR")
 
 
-def _round(value: float | None, digits: int) -> float | None:
-    return None if value is None else round(float(value), digits)
-
-
-def _summary(values: list[float], digits: int, *, names=("median", "min", "max")) -> dict:
+def _summary(values: list[float], *, names=("median", "min", "max")) -> dict:
     if not values:
         return dict.fromkeys(names)
     stats = (statistics.median(values), min(values), max(values))
-    return {name: round(value, digits) for name, value in zip(names, stats, strict=True)}
+    return {name: float(value) for name, value in zip(names, stats, strict=True)}
 
 
-def summary(values: list[float], digits: int = 1) -> dict[str, float | int | None]:
+def summary(values: list[float]) -> dict[str, float | int | None]:
     """n, median and range, the paper's "median 16 (range 1–40)" form."""
     if not values:
         return {"n": 0, "median": None, "min": None, "max": None}
-    return {"n": len(values), **_summary(values, digits)}
+    return {"n": len(values), **_summary(values)}
+
+
+def km_median(times: list[float], events: list[bool], conf_type: str) -> dict[str, Any]:
+    """n, events, the Kaplan–Meier median and its 95 % CI (§4)."""
+    if not times:
+        return {"n": 0, "events": 0, "median_months": None, "ci95": [None, None]}
+    km = survival.kaplan_meier(times, events, conf_type=conf_type)
+    return {
+        "n": km.n,
+        "events": km.events,
+        "median_months": km.median,
+        "ci95": [km.median_ci_lower, km.median_ci_upper],
+    }
+
+
+def _rate(count: int, n: int) -> dict[str, Any]:
+    rate = clopper_pearson(count, n)
+    return {"count": count, "n": n, "proportion": rate.estimate, "ci95": list(rate.ci95)}
+
+
+def response_rates_of(responses: list[str]) -> dict[str, dict[str, Any]]:
+    """Objective response (CR + PR) and disease control (CR + PR + MR + SD) with exact CIs."""
+    n = len(responses)
+    return {
+        "objective": _rate(sum(r in OBJECTIVE_RESPONSE for r in responses), n),
+        "disease_control": _rate(sum(r in DISEASE_CONTROL for r in responses), n),
+    }
 
 
 def _counts(values, keys) -> dict[str, int]:
@@ -64,18 +97,8 @@ def cohort_report(cohort: Cohort) -> dict[str, Any]:
             toxicity[key]["not_assessed" if grade is None else str(min(grade, 4))] += 1
 
     times = list(endpoint_times(rows, "ttp", criteria))
-    ttp: dict[str, Any] = {"n": len(times), "events": sum(e for _, _, e in times)}
-    if times:
-        km = survival.kaplan_meier(
-            [t for _, t, _ in times], [e for _, _, e in times], conf_type=selection.conf_type
-        )
-        ttp["median_months"] = _round(km.median, 1)
-        ttp["ci95"] = [_round(km.median_ci_lower, 1), _round(km.median_ci_upper, 1)]
-    else:
-        ttp["median_months"] = None
-        ttp["ci95"] = [None, None]
-
-    follow_up = [row.follow_up_months for row in rows if row.follow_up_months is not None]
+    ttp = km_median([t for _, t, _ in times], [e for _, _, e in times], selection.conf_type)
+    responses = [getattr(row, f"best_{criteria}") for row in rows]
     return {
         "phase": selection.phase,
         "criteria": criteria,
@@ -83,11 +106,38 @@ def cohort_report(cohort: Cohort) -> dict[str, Any]:
         "best_response": best_response,
         "toxicity": toxicity,
         "ttp": ttp,
-        "follow_up": _summary(follow_up, 1, names=("median_months", "min_months", "max_months")),
-        "cumulative_activity_gbq": _summary([row.activity_gbq for row in rows], 2),
+        "follow_up": _follow_up(cohort),
+        "cumulative_activity_gbq": _summary([row.activity_gbq for row in rows]),
         "intended_activity_reached": sum(1 for row in rows if row.intended_activity_reached),
         "toxicity_window_days": selection.window_days,
+        "response_rates": response_rates_of(responses),
+        "ttp_regular": _ttp_regular(cohort),
         "stale_patients": cohort.stale_patients,
+    }
+
+
+def _follow_up(cohort: Cohort) -> dict[str, Any]:
+    """Median and range of follow-up (§3), and the reverse Kaplan–Meier median beside it:
+    the same times with being alive at the last follow-up as the event, death censoring."""
+    rows = [r for r in cohort.rows if r.follow_up_months is not None]
+    months = [float(r.follow_up_months) for r in rows]
+    reverse = km_median(months, [not r.os_event for r in rows], cohort.selection.conf_type)
+    return {
+        **_summary(months, names=("median_months", "min_months", "max_months")),
+        "reverse_km": {"median_months": reverse["median_months"], "ci95": reverse["ci95"]},
+    }
+
+
+def _ttp_regular(cohort: Cohort) -> dict[str, Any]:
+    """TTP after regular therapy of the cohort's patients: its Kaplan–Meier median with CI
+    (never a plain median of events and censorings mixed) and the groups at the cut-off."""
+    regular, cutoff = cohort.regular_ttp, cohort.selection.ttp_regular_cutoff
+    known = [regular[r.patient_id] for r in cohort.rows if r.patient_id in regular]
+    groups = [ttp_regular_group(regular.get(r.patient_id), cutoff) or UNKNOWN for r in cohort.rows]
+    return {
+        **km_median([m for m, _ in known], [e for _, e in known], cohort.selection.conf_type),
+        "cutoff_months": cutoff,
+        "groups": {g: groups.count(g) for g in (*OWN_STRATA_GROUPS["ttp_regular"], UNKNOWN)},
     }
 
 
@@ -103,14 +153,18 @@ def paper_report(cohort: Cohort) -> dict[str, Any]:
         criteria: api["best_response"],
         other: _counts((getattr(r, f"best_{other}") for r in cohort.rows), ResponseCode.values),
     }
+    response_rates = {
+        criteria: api["response_rates"],
+        other: response_rates_of([getattr(r, f"best_{other}") for r in cohort.rows]),
+    }
     endpoints = {"ttp": {**api["ttp"], "median": api["ttp"]["median_months"]}}
     for ep in ("pfs", "os"):
         group = survival_analysis(cohort, endpoint=ep, strata=None)["groups"][0]
         endpoints[ep] = {
             "n": group["n"],
             "events": group["events"],
-            "median": None if group["median"] is None else round(group["median"], 1),
-            "ci95": [None if b is None else round(b, 1) for b in group["median_ci95"]],
+            "median": group["median"],
+            "ci95": group["median_ci95"],
         }
     return {
         "filter": cohort.filter,
@@ -119,6 +173,7 @@ def paper_report(cohort: Cohort) -> dict[str, Any]:
         "api": api,
         "characteristics": _characteristics(cohort),
         "best_response": best_response,
+        "response_rates": response_rates,
         "toxicity": api["toxicity"],
         "endpoints": endpoints,
         "follow_up": api["follow_up"],
@@ -130,26 +185,17 @@ def paper_report(cohort: Cohort) -> dict[str, Any]:
 
 def _characteristics(cohort: Cohort) -> dict[str, Any]:
     """The seed paper's Table 1: sex, age, primary, Ki-67, prior activity, TTP after regular."""
-    rows, regular = cohort.rows, cohort.regular_ttp
-    cutoff = cohort.filter.ttp_regular_cutoff
+    rows = cohort.rows
     ages = [a for r in rows if (a := age_at(birth_date(r), r.start)) is not None]
     ki67 = [r.patient.ki67_percent for r in rows if r.patient.ki67_percent is not None]
-    regular_months = [regular[r.patient_id][0] for r in rows if r.patient_id in regular]
-    regular_groups = [ttp_regular_group(regular.get(r.patient_id), cutoff) for r in rows]
     return {
         "n": len(rows),
         "sex": _counts((r.patient.sex or "U" for r in rows), Sex.values),
-        "age": summary([float(a) for a in ages], 0),
+        "age": summary([float(a) for a in ages]),
         "primary_site": _counts((r.patient.primary_site for r in rows), PrimarySite.values),
-        "ki67": summary(ki67, 1),
-        "prior_activity_gbq": summary([r.cumulative_activity_before_gbq for r in rows], 1),
-        "ttp_regular": {
-            **summary(regular_months, 1),
-            "events": sum(1 for r in rows if regular.get(r.patient_id, (0, False))[1]),
-            "short": regular_groups.count("short"),
-            "long": regular_groups.count("long"),
-            "cutoff": cutoff,
-        },
+        "ki67": summary(ki67),
+        "prior_activity_gbq": summary([r.cumulative_activity_before_gbq for r in rows]),
+        "ttp_regular": _ttp_regular(cohort),
     }
 
 

@@ -93,7 +93,12 @@ def test_an_empty_cohort_has_the_full_shape(admin_user):
     report = cohort_report(Cohort(admin_user, CohortFilter.from_params({})))
     assert report["n_patients"] == 0
     assert report["ttp"] == {"n": 0, "events": 0, "median_months": None, "ci95": [None, None]}
-    assert report["follow_up"] == {"median_months": None, "min_months": None, "max_months": None}
+    assert report["follow_up"] == {
+        "median_months": None,
+        "min_months": None,
+        "max_months": None,
+        "reverse_km": {"median_months": None, "ci95": [None, None]},
+    }
     analysis = survival_analysis(Cohort(admin_user, CohortFilter.from_params({}, analysis=True)))
     assert analysis["groups"][0]["label"] == "all" and analysis["groups"][0]["n"] == 0
 

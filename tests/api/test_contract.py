@@ -73,7 +73,8 @@ def test_cohort_report_shape(world, adm):
         assert set(counts) == GRADES and sum(counts.values()) == 2
     assert set(body["ttp"]) == {"n", "events", "median_months", "ci95"}
     assert len(body["ttp"]["ci95"]) == 2
-    assert set(body["follow_up"]) == {"median_months", "min_months", "max_months"}
+    assert set(body["follow_up"]) == {"median_months", "min_months", "max_months", "reverse_km"}
+    assert set(body["follow_up"]["reverse_km"]) == {"median_months", "ci95"}
     assert set(body["cumulative_activity_gbq"]) == {"median", "min", "max"}
     assert body["cumulative_activity_gbq"]["median"] == 14.8
     assert body["intended_activity_reached"] == 2

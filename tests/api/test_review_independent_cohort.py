@@ -31,8 +31,23 @@ ALL_TOXICITY_KEYS = (*TOXICITY_KEYS, "creatinine")
 
 
 def m(days: int) -> float:
-    """Days as months, rounded as the outcomes endpoint gives them."""
-    return round(days / DAYS_PER_MONTH, 2)
+    """Days as months, at the full precision the outcomes endpoint gives them."""
+    return days / DAYS_PER_MONTH
+
+
+def rounded(value, digits: int):
+    """The API's full-precision numbers rounded as these hand derivations are written."""
+    if isinstance(value, float):
+        return round(value, digits)
+    if isinstance(value, dict):
+        return {k: rounded(v, digits) for k, v in value.items()}
+    if isinstance(value, list):
+        return [rounded(v, digits) for v in value]
+    return value
+
+
+def summary_of(follow_up: dict) -> dict:
+    return {k: follow_up[k] for k in ("median_months", "min_months", "max_months")}
 
 
 # ------------------------------------------------------------------ document
@@ -813,10 +828,23 @@ def report(client, **params) -> dict:
 
 
 def survival(client, **params) -> dict:
+    """The analysis, with times and medians to 2 decimals and S, bounds, chi² and p to 4:
+    the precision these hand derivations are written to (the API itself does not round;
+    tests/api/test_full_precision.py checks that)."""
     response = client.get("/api/v1/analyses/survival/", params)
     assert response.status_code == 200, response.content
     body = response.json()
     assert body["stale_patients"] == 0
+    for group in body["groups"]:
+        group["median"] = rounded(group["median"], 2)
+        group["median_ci95"] = rounded(group["median_ci95"], 2)
+        for row in group["table"]:
+            row["time"] = rounded(row["time"], 2)
+            for key in ("survival", "ci_lower", "ci_upper"):
+                row[key] = rounded(row[key], 4)
+    if body["logrank"]:
+        body["logrank"]["chi2"] = rounded(body["logrank"]["chi2"], 4)
+        body["logrank"]["p"] = rounded(body["logrank"]["p"], 4)
     return body
 
 
@@ -889,12 +917,21 @@ def test_salvage_report_swog(imported, adm_client):
     # ·8/9 = .6234, ·7/8 = .5455, ·6/7 = .4675 at 189 d → median 189 d = 6.21 → 6.2.
     # Log-log lower curve .5394 at 80 d, .4590 at 140 d → 4.60 → 4.6; upper never
     # ≤ 0.5 (.5590 last).
-    assert body["ttp"] == {"n": 14, "events": 9, "median_months": 6.2, "ci95": [4.6, None]}
+    assert rounded(body["ttp"], 1) == {
+        "n": 14,
+        "events": 9,
+        "median_months": 6.2,
+        "ci95": [4.6, None],
+    }
     # Follow-up days: 120 200 250 300 315 364 364 511 518 546 548 728 730 994 → median
     # (364 + 511) / 2 = 437.5 d = 14.37 → 14.4; min 120 d = 3.94; max 994 d = 32.66.
-    assert body["follow_up"] == {"median_months": 14.4, "min_months": 3.9, "max_months": 32.7}
+    assert rounded(summary_of(body["follow_up"]), 1) == {
+        "median_months": 14.4,
+        "min_months": 3.9,
+        "max_months": 32.7,
+    }
     # Activity: 7.4 7.4 14.7 14.75 and 10 × 14.8 → median 14.8.
-    assert body["cumulative_activity_gbq"] == {"median": 14.8, "min": 7.4, "max": 14.8}
+    assert rounded(body["cumulative_activity_gbq"], 2) == {"median": 14.8, "min": 7.4, "max": 14.8}
     # Reached: all but H-03 (14.7), H-04 and H-10 (7.4), H-12 (no intended) → 10.
     assert body["intended_activity_reached"] == 10
     assert body["toxicity_window_days"] == 90
@@ -909,7 +946,12 @@ def test_salvage_report_recist(imported, adm_client):
     # 728C.  S: 13/14; at 120 d the censored H-12 is still at risk (n 13, d 1): ·12/13 =
     # .8571; ·10/11 = .7792; ·9/10 = .7013; ·8/9 = .6234; ·7/8 = .5455; ·6/7 = .4675 at
     # 245 d → 8.05 → 8.0.  Lower curve .5394 at 120 d, .4590 at 150 d → 4.93 → 4.9.
-    assert body["ttp"] == {"n": 14, "events": 7, "median_months": 8.0, "ci95": [4.9, None]}
+    assert rounded(body["ttp"], 1) == {
+        "n": 14,
+        "events": 7,
+        "median_months": 8.0,
+        "ci95": [4.9, None],
+    }
     assert body["toxicity"] == SALVAGE_TOXICITY  # toxicity does not depend on the criteria
 
 
@@ -920,9 +962,18 @@ def test_report_site_filter(imported, adm_client):
     assert body["best_response"] == responses(1, 1, 0, 1, 2, 1)
     # TTP 80E 120C 151E 154E 200E 511C: S 5/6, 5/6, ·3/4 = .625, ·2/3 = .4167 at 154 d
     # → 5.06 → 5.1.  Lower curve .2731 at 80 d → 2.63 → 2.6.
-    assert body["ttp"] == {"n": 6, "events": 4, "median_months": 5.1, "ci95": [2.6, None]}
+    assert rounded(body["ttp"], 1) == {
+        "n": 6,
+        "events": 4,
+        "median_months": 5.1,
+        "ci95": [2.6, None],
+    }
     # Follow-up 120 250 300 364 511 728 d → median 332 d = 10.91; min 3.94; max 23.92.
-    assert body["follow_up"] == {"median_months": 10.9, "min_months": 3.9, "max_months": 23.9}
+    assert rounded(summary_of(body["follow_up"]), 1) == {
+        "median_months": 10.9,
+        "min_months": 3.9,
+        "max_months": 23.9,
+    }
     assert body["intended_activity_reached"] == 4  # H-08, H-09, H-11, H-14
     # hematologic: 08 3, 09 3, 10 1, 11 4, 12 1, 14 4.
     assert body["toxicity"]["hematologic"] == tox(0, 2, 0, 2, 2, 0)
@@ -938,7 +989,12 @@ def test_report_primary_site_filter(imported, adm_client):
     # TTP 80E 140E 151E 189E 245E 511C 546C 678C: S 7/8, 6/8, 5/8, 4/8 = 0.5 exactly
     # from 189 d to the next event at 245 d → median (189 + 245) / 2 = 217 d = 7.13 → 7.1.
     # Lower curve .387 at 80 d → 2.6; upper never ≤ 0.5 (.6744 last).
-    assert body["ttp"] == {"n": 8, "events": 5, "median_months": 7.1, "ci95": [2.6, None]}
+    assert rounded(body["ttp"], 1) == {
+        "n": 8,
+        "events": 5,
+        "median_months": 7.1,
+        "ci95": [2.6, None],
+    }
     narrower = report(adm_client, phase="salvage", primary_site="pancreas", site="ROT")
     # H-01 PR, H-03 PR, H-07 MR.
     assert narrower["best_response"] == responses(0, 2, 1, 0, 0, 0)
@@ -951,13 +1007,23 @@ def test_report_disease_control(imported, adm_client):
     assert body["best_response"] == responses(1, 3, 2, 3, 0, 0)
     # TTP 140E 154E 189E 200E 245E 364C 511C 546C 678C: S 8/9, 7/9, 6/9, 5/9, 4/9 = .4444
     # at 245 d → 8.05; lower curve .4330 at 140 d → 4.60.
-    assert body["ttp"] == {"n": 9, "events": 5, "median_months": 8.0, "ci95": [4.6, None]}
+    assert rounded(body["ttp"], 1) == {
+        "n": 9,
+        "events": 5,
+        "median_months": 8.0,
+        "ci95": [4.6, None],
+    }
     recist = report(adm_client, phase="salvage", disease_control="true", criteria="recist")
     # RECIST CR/PR/SD: H-01 02 03 06 07 09 10 13 14 (the same nine).
     assert recist["best_response"] == responses(2, 1, 0, 6, 0, 0)
     # Their RECIST TTP: 154E 189E 231E 245E 364C 511C 546C 678C 728C → S 8/9, 7/9, 6/9,
     # 5/9 = .5556, then censored → median null; lower curve .4330 at 154 d → 5.06.
-    assert recist["ttp"] == {"n": 9, "events": 4, "median_months": None, "ci95": [5.1, None]}
+    assert rounded(recist["ttp"], 1) == {
+        "n": 9,
+        "events": 4,
+        "median_months": None,
+        "ci95": [5.1, None],
+    }
     others = report(adm_client, phase="salvage", disease_control="false")
     assert others["best_response"] == responses(0, 0, 0, 0, 3, 2)  # 04 08 11 | 05 12
 
@@ -983,7 +1049,7 @@ def test_report_toxicity_window_30_days(imported, adm_client):
     }
     # Everything else is the 90-day report's.
     assert body["best_response"] == responses(1, 3, 2, 3, 3, 2)
-    assert body["ttp"]["median_months"] == 6.2
+    assert round(body["ttp"]["median_months"], 1) == 6.2
 
 
 def test_regular_report(imported, adm_client):
@@ -993,12 +1059,25 @@ def test_regular_report(imported, adm_client):
     assert body["best_response"] == responses(0, 1, 0, 0, 0, 3)
     # TTP 111C 707E 785E 805E: S 1, 2/3, 1/3 at 785 d → 25.79 → 25.8; lower curve .0541
     # at 707 d → 23.23; upper .7741 at 785 d, undefined at 805 d (S = 0) → null.
-    assert body["ttp"] == {"n": 4, "events": 3, "median_months": 25.8, "ci95": [23.2, None]}
+    assert rounded(body["ttp"], 1) == {
+        "n": 4,
+        "events": 3,
+        "median_months": 25.8,
+        "ci95": [23.2, None],
+    }
     # Follow-up: H-14 476 d, H-08 1189 d, H-01 1607 d, H-06 1750 d → median (1189 + 1607)
     # / 2 = 1398 d = 45.93; min 15.64; max 57.49.
-    assert body["follow_up"] == {"median_months": 45.9, "min_months": 15.6, "max_months": 57.5}
+    assert rounded(summary_of(body["follow_up"]), 1) == {
+        "median_months": 45.9,
+        "min_months": 15.6,
+        "max_months": 57.5,
+    }
     # Activity 14.8, 22.2, 29.5, 29.6 → median 25.85; reached: H-01 (29.6), H-06 (22.2).
-    assert body["cumulative_activity_gbq"] == {"median": 25.85, "min": 14.8, "max": 29.6}
+    assert rounded(body["cumulative_activity_gbq"], 2) == {
+        "median": 25.85,
+        "min": 14.8,
+        "max": 29.6,
+    }
     assert body["intended_activity_reached"] == 2
     # In regular toxicity windows: H-01 platelets 140 → G1; H-14 platelets 60 → G2.
     assert body["toxicity"]["hematologic"] == tox(0, 1, 1, 0, 0, 2)
@@ -1011,9 +1090,18 @@ def test_report_round_2(imported, adm_client):
     # H-06's re-retreatment only: MR (SWOG), censored at death after 315 d (10.35 months).
     assert body["n_patients"] == 1
     assert body["best_response"] == responses(0, 0, 1, 0, 0, 0)
-    assert body["ttp"] == {"n": 1, "events": 0, "median_months": None, "ci95": [None, None]}
-    assert body["follow_up"] == {"median_months": 10.3, "min_months": 10.3, "max_months": 10.3}
-    assert body["cumulative_activity_gbq"] == {"median": 14.8, "min": 14.8, "max": 14.8}
+    assert rounded(body["ttp"], 1) == {
+        "n": 1,
+        "events": 0,
+        "median_months": None,
+        "ci95": [None, None],
+    }
+    assert rounded(summary_of(body["follow_up"]), 1) == {
+        "median_months": 10.3,
+        "min_months": 10.3,
+        "max_months": 10.3,
+    }
+    assert rounded(body["cumulative_activity_gbq"], 2) == {"median": 14.8, "min": 14.8, "max": 14.8}
     assert body["intended_activity_reached"] == 1
     assert body["toxicity"]["hematologic"] == tox(0, 0, 1, 0, 0, 0)
     recist = report(adm_client, phase="salvage", round="2", criteria="recist")

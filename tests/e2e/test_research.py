@@ -155,3 +155,56 @@ def test_research_screenshots(guard, transactional_db):
         page.wait_for_load_state("networkidle")
         page.screenshot(path=str(OUT / f"{name}.png"))
         page.screenshot(path=str(OUT / f"{name}-full.png"), full_page=True)
+
+
+def test_cox_panel_fits_the_chosen_covariates_and_follows_the_filter(guard, cohort):
+    page = guard.page
+    guard.login("rita")
+    page.goto(guard.url("/research/"))
+    panel = page.locator("#cox-panel")
+    assert panel.locator("#cox-table").count() == 0  # nothing chosen, nothing fitted
+    for label in ("Age at course start, years", "Sex", "Activity in this course, GBq"):
+        panel.get_by_label(label).check()
+    with page.expect_navigation():
+        panel.get_by_role("button", name="Fit").click()
+    page.locator("#plot-forest .main-svg").first.wait_for()
+    terms = page.locator("#cox-table tbody tr").evaluate_all(
+        "rows => rows.map(r => r.dataset.term)"
+    )
+    assert terms == ["age", "sex=M", "activity_gbq"]
+    caption = page.locator("#cox-table caption").inner_text()
+    everyone = int(caption.split()[0])
+    assert page.locator("#cox-tests").inner_text().startswith("Likelihood ratio")
+    # Narrow the cohort with the shared filter: the model is fitted on fewer patients.
+    page.get_by_label("Treatment site").select_option(["ROT"])
+    with page.expect_navigation():
+        page.get_by_role("button", name="Apply").click()
+    assert "cox=age" in page.url
+    page.locator("#plot-forest .main-svg").first.wait_for()
+    fewer = int(page.locator("#cox-table caption").inner_text().split()[0])
+    assert 0 < fewer < everyone
+    if os.environ.get("LUTETIA_SCREENSHOTS"):
+        panel.screenshot(path=str(OUT / "research-cox.png"))
+
+
+def test_progression_panel_says_which_curve_it_shows(guard, cohort):
+    page = guard.page
+    guard.login("rita")
+    page.goto(guard.url("/research/?strata=pancreas"))
+    page.locator("#plot-progression .main-svg").first.wait_for()
+    assert "Aalen–Johansen" in page.locator("#progression-shown").inner_text()
+    assert page.locator("#plot-progression .legend .traces").count() == 2  # pancreas, other
+    with page.expect_navigation():
+        page.get_by_label("Curve", exact=True).select_option("km")
+    page.locator("#plot-progression .main-svg").first.wait_for()
+    assert "1 − Kaplan–Meier" in page.locator("#progression-shown").inner_text()
+    assert "strata=pancreas" in page.url and "progression_curve=km" in page.url
+    # The filter changes the curve: one group without strata.
+    with page.expect_navigation():
+        page.get_by_label("Strata").select_option("")
+    page.locator("#plot-progression .main-svg").first.wait_for()
+    assert page.locator("#plot-progression .legend .traces").count() == 1
+    if os.environ.get("LUTETIA_SCREENSHOTS"):
+        page.locator("section[aria-labelledby=prog-title]").screenshot(
+            path=str(OUT / "research-progression.png")
+        )

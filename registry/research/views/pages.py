@@ -22,9 +22,10 @@ from django.views.decorators.http import require_GET
 
 from registry.access import role_of, visible_sites
 from registry.models import Criteria, Phase, PrimarySite
-from registry.research import figure_data, figures
+from registry.research import figure_data, figures, model_figures
 from registry.research.analyses import survival_analysis
 from registry.research.cohort import Cohort
+from registry.research.cox import COVARIATES, cox_analysis, parse_cox_params
 from registry.research.drill import drill_rows
 from registry.research.filters import (
     ENDPOINT_LABELS,
@@ -32,10 +33,13 @@ from registry.research.filters import (
     ResearchFilter,
     parse_filter,
 )
+from registry.research.incidence import cumulative_incidence
 from registry.research.report import cohort_report, paper_report
 from registry.research.views.tables import build_sections
 
-EXPORT_PARAMS = frozenset({"drill", "page", "tables", "format"})
+EXPORT_PARAMS = frozenset(
+    {"drill", "page", "tables", "format", "progression_curve", "cox", "cox_ties", "cox_reference"}
+)
 
 
 def research_page(view):
@@ -106,8 +110,52 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "toxicity": figures.toxicity_figure(report["toxicity"]),
             "platelets": figures.platelet_figure(figure_data.platelet_weeks(cohort)),
         },
+        progression=_progression_panel(request, cohort, labels),
+        cox=_cox_panel(request, cohort),
     )
     return render(request, "research/dashboard.html", context)
+
+
+def _progression_panel(request: HttpRequest, cohort: Cohort, labels: dict) -> dict:
+    """Progression over time: the cumulative incidence with death competing (default) or
+    1 − KM of TTP, named on the page either way."""
+    curve = request.GET.get("progression_curve")
+    curve = curve if curve in model_figures.CURVES else "aj"
+    if curve == "aj":
+        figure = model_figures.incidence_figure(cumulative_incidence(cohort), labels)
+    else:
+        figure = model_figures.one_minus_km_figure(
+            survival_analysis(cohort, endpoint="ttp"), labels
+        )
+    return {"curve": curve, "title": model_figures.CURVES[curve], "figure": figure,
+            "choices": list(model_figures.CURVES.items())}  # fmt: skip
+
+
+def _cox_panel(request: HttpRequest, cohort: Cohort) -> dict:
+    """The Cox panel: the covariates to choose from and, once some are chosen, the
+    multivariable model with each covariate alone beside it."""
+    chosen = [c for c in request.GET.getlist("cox") if c]
+    panel: dict = {
+        "choices": [(c.name, c.label) for c in COVARIATES.values()],
+        "chosen": chosen,
+        "ties": request.GET.get("cox_ties") or "efron",
+    }
+    if not chosen:
+        return panel
+    try:
+        params = {"covariates": ",".join(chosen), "ties": panel["ties"],
+                  "reference": request.GET.get("cox_reference", "")}  # fmt: skip
+        model = cox_analysis(cohort, **parse_cox_params(params), univariable=True)
+    except ValidationError as exc:
+        panel["errors"] = exc.message_dict
+        return panel
+    alone = {t["term"]: t for fit in model["univariable"] for t in fit["terms"]}
+    panel.update(
+        model=model,
+        rows=[(t, alone.get(t["term"])) for t in model["terms"]],
+        figure=model_figures.forest_figure(model),
+    )
+    return panel
 
 
 @require_GET

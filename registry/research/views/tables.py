@@ -73,6 +73,14 @@ def median_ci(median: float | None, ci: list[float | None]) -> str:
     return f"{show(median)} ({show(ci[0])}–{show(ci[1])})"
 
 
+def rate_ci(rate: dict[str, Any]) -> str:
+    """A proportion as "24 (15–37)" percent, or — for an empty cohort."""
+    if rate["proportion"] is None:
+        return MISSING
+    low, high = rate["ci95"]
+    return f"{100 * rate['proportion']:.0f} ({100 * low:.0f}–{100 * high:.0f})"
+
+
 def percent(count: int, total: int) -> str:
     return f"({round(100 * count / total)}%)" if total else ""
 
@@ -140,25 +148,31 @@ def _characteristics(r: dict[str, Any], k: _Links) -> Section:
     reg = ch["ttp_regular"]
     chars.rows.append(
         Row(
-            f"TTP after regular therapy, months (known in {reg['n']})",
-            [Cell("ttp_regular", median_range(reg), k.link("has:ttp_regular"))],
+            f"TTP after regular therapy, months, Kaplan–Meier median (95% CI) "
+            f"(known in {reg['n']}, {reg['events']} progressed)",
+            [
+                Cell(
+                    "ttp_regular",
+                    median_ci(reg["median_months"], reg["ci95"]),
+                    k.link("has:ttp_regular"),
+                )
+            ],
         )
     )
-    cutoff = f"{reg['cutoff']:g}"
-    chars.rows.append(
-        Row(
-            f"short (progression < {cutoff} months)",
-            [k.count("ttp_regular.short", reg["short"], "ttp_regular:short")],
-            True,
+    cutoff = f"{reg['cutoff_months']:g}"
+    for group, label in (
+        ("short", f"short (progression < {cutoff} months)"),
+        ("long", f"long (≥ {cutoff} months)"),
+        ("unclassified", f"unclassified (censored before {cutoff} months)"),
+        ("unknown", "no TTP after regular therapy recorded"),
+    ):
+        chars.rows.append(
+            Row(
+                label,
+                [k.count(f"ttp_regular.{group}", reg["groups"][group], f"ttp_regular:{group}")],
+                True,
+            )
         )
-    )
-    chars.rows.append(
-        Row(
-            f"long (≥ {cutoff} months)",
-            [k.count("ttp_regular.long", reg["long"], "ttp_regular:long")],
-            True,
-        )
-    )
     return chars
 
 
@@ -180,6 +194,15 @@ def _response(r: dict[str, Any], k: _Links) -> Section:
                 ],
             )
         )
+    for key, label in (
+        ("objective", "Objective response (CR + PR), % (95% CI)"),
+        ("disease_control", "Disease control (CR + PR + MR + SD), % (95% CI)"),
+    ):
+        rates = r["response_rates"]
+        response.rows.append(
+            Row(label, [Cell(f"rate.{c}.{key}", rate_ci(rates[c][key])) for c in crits])
+        )
+    response.note += " Rates with exact (Clopper–Pearson) 95% confidence intervals."
     return response
 
 
@@ -247,6 +270,17 @@ def _endpoints(r: dict[str, Any], k: _Links) -> Section:
             ],
         )
     )
+    reverse = fu["reverse_km"]
+    ends.rows.append(
+        Row(
+            "Follow-up, reverse Kaplan–Meier median (95% CI)",
+            [
+                Cell("", ""),
+                Cell("", ""),
+                Cell("follow_up.reverse_km", median_ci(reverse["median_months"], reverse["ci95"])),
+            ],
+        )
+    )
     return ends
 
 
@@ -264,6 +298,8 @@ def _subgroups(r: dict[str, Any], k: _Links) -> Section:
             label = g["label"]
             if strata == "ttp_regular":
                 label = f"{label} TTP after regular therapy"
+            elif g["label"] == "unknown":
+                label = "no value recorded"
             p = sub["p"]
             cells = [
                 Cell(
