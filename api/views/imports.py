@@ -14,7 +14,7 @@ from api.pagination import RegistryPagination
 from api.schemas import ImportJobSerializer
 from api.views.base import RegistryAPIMixin
 from registry.access import sees_all_sites
-from registry.interchange import jobs, tasks
+from registry.interchange import scope, tasks
 from registry.interchange.build import is_infinite, render_path, walk
 from registry.models import ImportJob
 
@@ -67,7 +67,7 @@ class ImportJobViewSet(
         if infinite is not None:
             # `1e309` parses as infinity, which PostgreSQL's jsonb cannot store (a 500).
             raise ValidationError({render_path(infinite): ["This number is too large."]})
-        errors = jobs.site_errors(request.user, document)
+        errors = scope.scope_errors(request.user, document)
         if errors:
             raise ValidationError(errors)
         with transaction.atomic():

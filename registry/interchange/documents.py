@@ -24,6 +24,7 @@ from registry.derive.schedule import schedule_recompute
 from registry.interchange.build import ImportError, check_document
 from registry.interchange.facts import CHUNK, facts_of, facts_to_dict, load_facts, with_facts
 from registry.interchange.schema import FORMAT
+from registry.interchange.scope import scope_errors
 from registry.interchange.write import ImportWriter
 from registry.models import Patient, Site
 
@@ -56,14 +57,27 @@ def validate_document(doc: Any) -> list[ImportError]:
     return check_document(doc).errors
 
 
+class _Refused(Exception):
+    def __init__(self, errors: dict[str, list[str]]):
+        self.errors = [ImportError(path, m) for path, messages in errors.items() for m in messages]
+
+
 def import_document(
-    doc: Any, *, by=None, progress: Progress | None = None, validate: bool = True
+    doc: Any,
+    *,
+    by=None,
+    progress: Progress | None = None,
+    validate: bool = True,
+    check_scope: bool = False,
 ) -> ImportResult:
     """Import `doc` all or nothing; patients match on `study_id`.
 
     `progress(fraction)` is called as the work advances (checking is the
     first third). `validate=False` is only for documents this code built
-    itself (see `check_document`).
+    itself (see `check_document`). `check_scope` refuses, inside the write
+    transaction and with the matched patients locked, any site or patient
+    beyond `by`'s reach (`registry.interchange.scope`); the API's import jobs
+    use it, the operator's `manage.py import_cohort` does not.
     """
     checking = (lambda fraction: progress(fraction / 3)) if progress else None
     checked = check_document(doc, validate=validate, progress=checking)
@@ -73,9 +87,13 @@ def import_document(
         progress(1 / 3)
     try:
         with transaction.atomic():
+            if check_scope and (refused := scope_errors(by, doc, lock=True)):
+                raise _Refused(refused)
             result, touched = _write(checked, by=by, progress=progress)
             if touched:
                 schedule_recompute(touched)
+    except _Refused as refused:
+        return ImportResult(errors=refused.errors)
     except IntegrityError as exc:
         # Only a concurrent write can get here: the checks above mirror every
         # constraint. Report it like any other error instead of failing loudly.

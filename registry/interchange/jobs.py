@@ -2,64 +2,22 @@
 
 The import itself is `registry.interchange.documents.import_document` — the
 same all-or-nothing code as `manage.py import_cohort`; this module keeps the
-job's bookkeeping (status, progress, errors) and the API's own rule that a
-clinician imports only patients of their own sites.
+job's bookkeeping (status, progress, errors). The job imports with
+`check_scope=True`: who may import what (`scope`) is checked again inside the
+write transaction, whatever happened while the job waited.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from django.db import connections
 from django.utils import timezone
 
-from registry.access import sees_all_sites, visible_patients, visible_sites
 from registry.interchange.documents import import_document
-from registry.models import ImportJob, JobStatus, Patient
+from registry.models import ImportJob, JobStatus
 
 log = logging.getLogger(__name__)
-
-
-def site_errors(user, document: Any) -> dict[str, list[str]]:
-    """Path-named errors for every place a document reaches beyond the user's sites.
-
-    Admins may import anything. A clinician may name only their own sites, and
-    may not touch a study ID that belongs to a patient they cannot see (it
-    would rewrite another site's patient). A malformed document is left to the
-    import's own checks, which list every error with its path.
-    """
-    if sees_all_sites(user) or not isinstance(document, dict):
-        return {}
-    own = set(visible_sites(user).values_list("code", flat=True))
-    errors: dict[str, list[str]] = {}
-    sites = document.get("sites")
-    for i, site in enumerate(sites if isinstance(sites, list) else []):
-        code = site.get("code") if isinstance(site, dict) else None
-        if isinstance(code, str) and code not in own:
-            errors[f"sites[{i}].code"] = [f"You may not import into site {code}."]
-    patients = document.get("patients")
-    patients = patients if isinstance(patients, list) else []
-    study_ids: dict[str, int] = {}
-    for i, patient in enumerate(patients):
-        if not isinstance(patient, dict):
-            continue
-        code = patient.get("site")
-        if isinstance(code, str) and code not in own:
-            errors[f"patients[{i}].site"] = [f"You may not import patients of site {code}."]
-        if isinstance(patient.get("study_id"), str):
-            study_ids[patient["study_id"]] = i
-    if study_ids:
-        foreign = (
-            Patient.objects.filter(study_id__in=study_ids)
-            .exclude(pk__in=visible_patients(user))
-            .values_list("study_id", flat=True)
-        )
-        for study_id in foreign:
-            errors[f"patients[{study_ids[study_id]}].study_id"] = [
-                f"{study_id} is a patient of a site you do not work for."
-            ]
-    return errors
 
 
 def run_import_job(job_id: int) -> None:
@@ -77,7 +35,9 @@ def run_import_job(job_id: int) -> None:
 
     try:
         with ProgressWriter(job_id) as progress:
-            result = import_document(job.document, by=job.created_by, progress=progress)
+            result = import_document(
+                job.document, by=job.created_by, progress=progress, check_scope=True
+            )
     except Exception:
         # Logged, and the job says so; not re-raised, because a retry would
         # find the job no longer queued, and in eager mode (no broker) the

@@ -19,7 +19,7 @@ from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable
 from typing import Any, TypeVar
 
-from django.db import connection, models
+from django.db import IntegrityError, connection, models
 from django.utils import timezone
 from simple_history.utils import bulk_update_with_history, get_history_model_for_model
 
@@ -339,9 +339,16 @@ def _executemany(table: str, columns: list[str], values: list[tuple]) -> None:
     names = ", ".join(map(quote, columns))
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            with cursor.cursor.copy(f"COPY {quote(table)} ({names}) FROM STDIN") as copy:
-                for row in values:
-                    copy.write_row(row)
+            import psycopg
+
+            try:
+                with cursor.cursor.copy(f"COPY {quote(table)} ({names}) FROM STDIN") as copy:
+                    for row in values:
+                        copy.write_row(row)
+            except psycopg.errors.IntegrityError as exc:
+                # COPY goes around Django's cursor wrapper: translate as it would, so a
+                # concurrent import of the same new study IDs answers "retry" (documents).
+                raise IntegrityError(str(exc)) from exc
         else:
             placeholders = ", ".join(["%s"] * len(columns))
             cursor.executemany(
