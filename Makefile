@@ -2,15 +2,21 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-stamp
+# `make run` installs only what the app needs; tests and lint add the dev tools.
+RUNTIME := $(VENV)/.runtime-stamp
+STAMP := $(VENV)/.dev-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .PHONY: run test setup lint format bench demo clean
 
-$(STAMP): pyproject.toml
+$(RUNTIME): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e .
+	touch $(RUNTIME)
+
+$(STAMP): $(RUNTIME)
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
@@ -18,7 +24,7 @@ setup: $(STAMP)
 
 # Development server: SQLite in the project folder, tasks in-process, demo data.
 run: export DEBUG = 1
-run: $(STAMP)
+run: $(RUNTIME)
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py demo_cohort --if-empty --patients 60 --seed 1
 	$(PY) manage.py demo_users

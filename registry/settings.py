@@ -155,6 +155,9 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 # plotly.js is served from the plotly package's own copy: never a CDN
 # (hospitals are often offline), and nothing large committed to the repo.
 STATICFILES_DIRS = [BASE_DIR / "static", ("plotly", Path(plotly.__file__).parent / "package_data")]
+# Files whitenoise serves at the site's root, without a login: /favicon.ico, which
+# browsers ask for on every page whatever the <link rel="icon"> says.
+WHITENOISE_ROOT = BASE_DIR / "static" / "root"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

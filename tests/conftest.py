@@ -7,8 +7,10 @@ import pytest
 
 from tests import factories
 
+# ../shared exists only on the developers' machines; the tests use the project's copies
+# (tests/reference/, registry/interchange/schema/) and compare them with it when present.
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-REFERENCE = SHARED / "reference"
+REFERENCE = Path(__file__).resolve().parent / "reference"
 
 
 @pytest.fixture

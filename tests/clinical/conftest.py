@@ -6,8 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
-REFERENCE = SHARED / "reference"
+REFERENCE = Path(__file__).resolve().parents[1] / "reference"  # copies of ../shared/reference
 
 
 def load_reference(name: str) -> Any:
