@@ -63,6 +63,13 @@ class StrictSerializer(serializers.ModelSerializer):
             unknown = sorted(str(key) for key in data if key not in self.fields)
             if unknown:
                 raise serializers.ValidationError({key: ["Unknown field."] for key in unknown})
+            read_only = sorted(str(k) for k in data if self.fields[k].read_only)
+            if self.partial and read_only and len(read_only) == len(data):
+                # A PATCH that could change nothing must not write a version and an audit
+                # row that change nothing (security review, finding 12).
+                raise serializers.ValidationError(
+                    {key: ["Read-only: it cannot be changed."] for key in read_only}
+                )
         return super().to_internal_value(data)
 
     def validate(self, attrs):
