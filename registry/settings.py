@@ -236,6 +236,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "api.tasks.sweep_queued_imports",
         "schedule": float(envint("LUTETIA_SWEEP_INTERVAL_SECONDS", 60)),
     },
+    "sweep-queued-exports": {
+        "task": "registry.export_tasks.sweep_queued_exports",
+        "schedule": float(envint("LUTETIA_SWEEP_INTERVAL_SECONDS", 60)),
+    },
     "purge-expired-exports": {
         "task": "registry.export_tasks.purge_expired_exports",
         "schedule": 3600.0,

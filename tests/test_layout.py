@@ -121,6 +121,7 @@ def test_tasks_live_beside_their_domain_and_keep_their_names():
         "api.tasks.sweep_queued_imports": "registry.interchange.tasks",
         "registry.export_tasks.run_export": "registry.research.tasks",
         "registry.export_tasks.purge_expired_exports": "registry.research.tasks",
+        "registry.export_tasks.sweep_queued_exports": "registry.research.tasks",
     }
     assert not list((ROOT / "api").glob("tasks.py"))
 

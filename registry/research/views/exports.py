@@ -132,7 +132,7 @@ def export_job_create(request: HttpRequest) -> HttpResponse:
             created_by=request.user,
             params={"filter": rf.as_params(), "format": fmt, "tables": tables},
         )
-        transaction.on_commit(lambda: export_tasks.run_export.delay(job.pk))
+        export_tasks.start_export(job)
     return JsonResponse(_job_json(job), status=202)
 
 
