@@ -63,6 +63,17 @@ class StrictSerializer(serializers.ModelSerializer):
             unknown = sorted(str(key) for key in data if key not in self.fields)
             if unknown:
                 raise serializers.ValidationError({key: ["Unknown field."] for key in unknown})
+            numeric = (serializers.FloatField, serializers.IntegerField, serializers.DecimalField)
+            booleans = sorted(
+                str(k)
+                for k, v in data.items()
+                if isinstance(v, bool) and isinstance(self.fields[k], numeric)
+            )
+            if booleans:
+                # DRF reads true/false as 1/0; a number field wants a number (finding 13).
+                raise serializers.ValidationError(
+                    {key: ["A number is required, not true or false."] for key in booleans}
+                )
             read_only = sorted(str(k) for k in data if self.fields[k].read_only)
             if self.partial and read_only and len(read_only) == len(data):
                 # A PATCH that could change nothing must not write a version and an audit

@@ -28,3 +28,14 @@ def test_a_patch_of_read_only_fields_only_changes_nothing(world, clinician):
         url, {"id": 999, "value": lab.value + 1}, format="json", HTTP_IF_MATCH=before["ETag"]
     )
     assert ok.status_code == 200 and ok.json()["id"] == lab.pk
+
+
+@pytest.mark.parametrize("value", [True, False])
+def test_a_boolean_is_not_a_number(world, clinician, value):
+    patient = world.mine
+    url = f"/api/v1/patients/{patient.pk}/"
+    client = client_for(clinician)
+    tag = client.get(url)["ETag"]
+    response = client.patch(url, {"ki67_percent": value}, format="json", HTTP_IF_MATCH=tag)
+    assert response.status_code == 400
+    assert response.json() == {"ki67_percent": ["A number is required, not true or false."]}
