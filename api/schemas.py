@@ -220,8 +220,8 @@ class CoxTestsSerializer(serializers.Serializer):
 
 
 class ConcordanceSerializer(serializers.Serializer):
-    c = serializers.FloatField()
-    se = serializers.FloatField()
+    c = serializers.FloatField(allow_null=True, help_text="null: no comparable pair.")
+    se = serializers.FloatField(allow_null=True)
 
 
 class CoxTermSerializer(serializers.Serializer):

@@ -24,8 +24,8 @@ from numpy.typing import ArrayLike, NDArray
 
 
 class Concordance(NamedTuple):
-    c: float
-    se: float
+    c: float | None  # None: no comparable pair (every event tied in time), R's NaN
+    se: float | None
     concordant: int
     discordant: int
     tied_x: int
@@ -77,7 +77,7 @@ def concordance(times: ArrayLike, events: ArrayLike, risk: ArrayLike) -> Concord
     tied_y = int(((events_at * (events_at - 1)) // 2).sum())
     pairs = conc + disc + tied_x
     if pairs == 0:
-        return Concordance(float("nan"), float("nan"), 0, 0, 0, tied_y)
+        return Concordance(None, None, 0, 0, 0, tied_y)
     somers = (conc - disc) / pairs
     dfbeta = (per[:, 0] - per[:, 1]) / pairs - (somers / pairs) * per.sum(axis=1)
     return Concordance(

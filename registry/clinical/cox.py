@@ -75,8 +75,8 @@ class CoxResult:
     likelihood_ratio: Test
     wald: Test
     score: Test
-    concordance: float
-    concordance_se: float
+    concordance: float | None  # None when no pair of patients is comparable
+    concordance_se: float | None
 
 
 class DesignError(ValueError):
