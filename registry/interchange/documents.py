@@ -7,8 +7,9 @@
 - `export_document(queryset)` writes patients back in the same form, so
   export → import into an empty registry → export gives the same document.
 
-The checks live in `interchange_build`, the writes in `interchange_write`,
-and the one definition of a patient's interchange form in `interchange_facts`.
+The checks live in `build` and `rows`, the writes in `write`, who may import
+what in `scope`, and the one definition of a patient's interchange form in
+`facts`.
 """
 
 from __future__ import annotations
