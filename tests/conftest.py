@@ -7,9 +7,8 @@ import pytest
 
 from tests import factories
 
-# ../shared exists only on the developers' machines; the tests use the project's copies
-# (tests/reference/, registry/interchange/schema/) and compare them with it when present.
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+# The project's own copies of the published reference numbers; tests/test_shared_copies.py
+# is the one place that compares them (and the schemas) with the specification folder.
 REFERENCE = Path(__file__).resolve().parent / "reference"
 
 

@@ -12,9 +12,7 @@ from registry import models as m
 from registry.interchange import documents as interchange
 from registry.interchange.demo import build_demo_document
 from registry.interchange.documents import export_document, import_document, validate_document
-from registry.interchange.schema import SCHEMA_PATH
 from tests import factories
-from tests.conftest import SHARED
 from tests.services import need_postgres
 
 pytestmark = pytest.mark.django_db
@@ -31,13 +29,6 @@ def history_count() -> int:
 def _empty_registry() -> None:
     m.Patient.objects.all().delete()
     m.Site.objects.all().delete()
-
-
-def test_schema_is_the_shared_one_byte_for_byte():
-    shared = SHARED / "cohort.schema.json"
-    if not shared.exists():
-        pytest.skip("../shared is not beside the project")
-    assert SCHEMA_PATH.read_bytes() == shared.read_bytes()
 
 
 def test_shared_example_imports_cleanly(reference):

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-REFERENCE = Path(__file__).resolve().parents[1] / "reference"  # copies of ../shared/reference
+REFERENCE = Path(__file__).resolve().parents[1] / "reference"  # the project's own copies
 
 
 def load_reference(name: str) -> Any:
