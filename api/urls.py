@@ -27,6 +27,7 @@ urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("auth/token/", auth.TokenView.as_view(), name="api-token"),
+    path("auth/token/revoke/", auth.TokenRevokeView.as_view(), name="api-token-revoke"),
     path("reports/cohort/", results.CohortReportView.as_view(), name="api-cohort-report"),
     path("analyses/survival/", results.SurvivalAnalysisView.as_view(), name="api-survival"),
     path("analyses/cox/", results.CoxView.as_view(), name="api-cox"),

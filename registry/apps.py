@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class RegistryConfig(AppConfig):
     name = "registry"
     verbose_name = "Lutetia registry"
+
+    def ready(self):
+        from registry.records import tokens
+
+        tokens.connect_signals()

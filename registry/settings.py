@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -84,6 +85,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "simple_history",
+    "axes",
     "registry",
     "api",
 ]
@@ -99,6 +101,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "registry.middleware.PagesLoginRequiredMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "registry.urls"
@@ -141,6 +145,54 @@ AUTH_PASSWORD_VALIDATORS = [
 if TESTING:
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
+# Sign-in lockout (django-axes): after LUTETIA_LOCKOUT_FAILURES wrong passwords for
+# one username from one address, that pair is refused for LUTETIA_LOCKOUT_MINUTES,
+# on the sign-in page, the admin's and the API token endpoint alike. Attempts are
+# kept in the database, so every gunicorn worker sees them. Unlock early with
+# `manage.py axes_reset_username NAME` (README, "Sign-in lockout").
+AUTHENTICATION_BACKENDS = [
+    "registry.auth.LockoutBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = envint("LUTETIA_LOCKOUT_FAILURES", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=envint("LUTETIA_LOCKOUT_MINUTES", 15))
+# Username and address together: a guesser cannot lock a colleague out from
+# elsewhere, and 120 guesses at one account from one address stop at the fifth.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_VERBOSE = False
+# The lockout's own log lines name no one: usernames and addresses are masked.
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address"]
+# The client's address: REMOTE_ADDR, unless NUM_PROXIES trusted reverse proxies
+# sit in front (then the address they append to X-Forwarded-For). A forged
+# X-Forwarded-For from the client itself is ignored either way.
+NUM_PROXIES = envint("NUM_PROXIES", 0)
+AXES_CLIENT_IP_CALLABLE = "registry.auth.client_address"
+
+# API tokens expire this many hours after they were issued; a new sign-in at the
+# token endpoint issues a new one (the old one stops working), and a password
+# change or a browser sign-out revokes them.
+LUTETIA_TOKEN_HOURS = envint("LUTETIA_TOKEN_HOURS", 24)
+
+# The cache holds the API throttles' counters, so it must be shared by every
+# worker process: Redis when CACHE_URL (or a redis:// broker) is set, else a
+# table in the database (created by migration 00xx, nothing to run by hand).
+_CACHE_URL = os.environ.get("CACHE_URL") or (
+    os.environ.get("CELERY_BROKER_URL", "")
+    if os.environ.get("CELERY_BROKER_URL", "").startswith(("redis://", "rediss://"))
+    else ""
+)
+if _CACHE_URL:
+    _CACHE = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _CACHE_URL}
+elif TESTING:
+    # One process, and query-count tests that count our queries, not the throttle's:
+    # tests/test_gunicorn_limits.py runs the database cache across real workers.
+    _CACHE = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+else:
+    _CACHE = {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "lutetia_cache"}
+CACHES = {"default": _CACHE}
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
@@ -151,7 +203,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(os.environ.get("STATIC_ROOT") or BASE_DIR / "staticfiles")
 # plotly.js is served from the plotly package's own copy: never a CDN
 # (hospitals are often offline), and nothing large committed to the repo.
 STATICFILES_DIRS = [BASE_DIR / "static", ("plotly", Path(plotly.__file__).parent / "package_data")]
@@ -271,7 +323,7 @@ LUTETIA_ELIGIBILITY = {
 _ANON_RATE = "100000/minute" if TESTING else "30/minute"
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "api.authentication.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -292,6 +344,8 @@ REST_FRAMEWORK = {
         "user": os.environ.get("LUTETIA_THROTTLE_USER", "5000/minute"),
     },
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    # Throttles count per client address: see NUM_PROXIES above.
+    "NUM_PROXIES": NUM_PROXIES,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Lutetia API",

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from registry.views import home
+from registry.views import account, home
 
 urlpatterns = [
     path("", home.index, name="home"),
@@ -18,6 +18,7 @@ urlpatterns = [
         auth_views.PasswordChangeDoneView.as_view(),
         name="password_change_done",
     ),
+    path("accounts/token/", account.api_token, name="api_token"),
     path("", include("registry.records.urls")),
     path("research/", include("registry.research.urls")),
     path("admin/", admin.site.urls),
