@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from django import forms
 from django_filters import rest_framework as filters
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 
 from registry.models import (
     AdverseEvent,
@@ -28,6 +30,7 @@ from registry.models import (
 )
 
 
+@extend_schema_field(OpenApiTypes.INT)
 class IdFilter(filters.NumberFilter):
     field_class = forms.IntegerField
 
@@ -37,6 +40,32 @@ class IdFilter(filters.NumberFilter):
         if value is not None and not -(2**63) <= value < 2**63:
             return qs.none()
         return super().filter(qs, value)
+
+
+class PresentDateField(forms.DateField):
+    """An ISO date; present but empty (`?date_before=`) is a mistake, not "no filter"."""
+
+    def to_python(self, value):
+        if value == "":
+            raise forms.ValidationError("An ISO date, YYYY-MM-DD.", code="invalid")
+        return super().to_python(value)
+
+
+@extend_schema_field(OpenApiTypes.DATE)
+class PresentDateFilter(filters.DateFilter):
+    field_class = PresentDateField
+
+
+def date_range(field_name: str, what: str = "") -> dict[str, PresentDateFilter]:
+    """`<prefix>_after` / `<prefix>_before` on `field_name`, inclusive ISO dates."""
+    return {
+        "after": PresentDateFilter(
+            field_name=field_name, lookup_expr="gte", help_text=f"{what}On or after, ISO date."
+        ),
+        "before": PresentDateFilter(
+            field_name=field_name, lookup_expr="lte", help_text=f"{what}On or before, ISO date."
+        ),
+    }
 
 
 class PatientFilter(filters.FilterSet):
@@ -49,11 +78,12 @@ class PatientFilter(filters.FilterSet):
         method="filter_phase",
         help_text="Patients with at least one course of this phase.",
     )
-    diagnosis_date = filters.DateFromToRangeFilter()
+    diagnosis_date_after = date_range("diagnosis_date", "Diagnosis ")["after"]
+    diagnosis_date_before = date_range("diagnosis_date", "Diagnosis ")["before"]
 
     class Meta:
         model = Patient
-        fields = ["study_id", "site", "primary_site", "sex", "phase", "diagnosis_date"]
+        fields = ["study_id", "site", "primary_site", "sex", "phase"]
 
     def filter_phase(self, queryset, name, value):
         return queryset.filter(courses__phase=value).distinct()
@@ -78,10 +108,8 @@ class PatientFactFilter(filters.FilterSet):
             ),
         }
         if cls.date_field:
-            common["date"] = filters.DateFromToRangeFilter(
-                field_name=cls.date_field,
-                help_text="`date_after` / `date_before`, inclusive, ISO dates.",
-            )
+            for end, date_filter in date_range(cls.date_field).items():
+                common[f"date_{end}"] = date_filter
         return {**common, **declared}
 
 

@@ -12,21 +12,43 @@ class RegistryPagination(LimitOffsetPagination):
     max_limit = 500
 
     def get_limit(self, request):
-        raw = request.query_params.get(self.limit_query_param)
-        if raw is not None:
-            try:
-                asked = int(raw)
-            except ValueError:
-                asked = None
-            if asked is not None and asked > self.max_limit:
-                raise ValidationError({"limit": [f"At most {self.max_limit} per page."]})
-        return super().get_limit(request)
+        asked = self._whole_number(request, self.limit_query_param, minimum=1)
+        if asked is None:
+            return self.default_limit
+        if asked > self.max_limit:
+            raise ValidationError({"limit": [f"At most {self.max_limit} per page."]})
+        return asked
+
+    def get_offset(self, request):
+        return self._whole_number(request, self.offset_query_param, minimum=0) or 0
+
+    @staticmethod
+    def _whole_number(request, name: str, *, minimum: int) -> int | None:
+        """`?name=` as documented (a whole number >= minimum), None if absent; else a 400.
+
+        DRF's own pagination reads `?offset=null` or `?limit=-3` as the default,
+        which hides a client's mistake behind a page it did not ask for.
+        """
+        values = request.query_params.getlist(name)
+        if not values:
+            return None
+        if len(values) > 1:
+            raise ValidationError({name: ["Give it once."]})
+        try:
+            number = int(values[0])
+        except ValueError:
+            raise ValidationError({name: [f"A whole number, {minimum} or more."]}) from None
+        if number < minimum:
+            raise ValidationError({name: [f"A whole number, {minimum} or more."]})
+        return number
 
     def get_schema_operation_parameters(self, view):
         parameters = super().get_schema_operation_parameters(view)
         for parameter in parameters:
             if parameter["name"] == self.limit_query_param:
                 parameter["schema"].update(minimum=1, maximum=self.max_limit)
+            if parameter["name"] == self.offset_query_param:
+                parameter["schema"].update(minimum=0)
                 parameter["description"] = (
                     f"Results per page (default {self.default_limit}, at most "
                     f"{self.max_limit}; more is a 400)."

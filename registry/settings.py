@@ -86,6 +86,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "simple_history",
     "axes",
+    "csp",
     "registry",
     "api",
 ]
@@ -99,6 +100,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "registry.middleware.PagesLoginRequiredMiddleware",
     # Last, as django-axes asks: it turns a locked-out sign-in into the lockout page.
@@ -230,6 +232,23 @@ SESSION_COOKIE_SECURE = not DEBUG and not TESTING and envbool("SECURE_COOKIES", 
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
+# Content-Security-Policy (django-csp): scripts only from our own static files, never
+# inline, never eval'd, so HTML that slips into a page cannot run. Styles allow inline
+# attributes because plotly.js styles its SVG that way; nothing is loaded from elsewhere.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:", "blob:"],
+        "font-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    }
+}
 # HTTPS behind the hospital's TLS-terminating reverse proxy: opt-in, because only
 # the operator knows the proxy sets X-Forwarded-Proto and that every host is HTTPS
 # (HSTS cannot be taken back once browsers have seen it).

@@ -110,6 +110,7 @@ BAD_ROWS: dict[str, Callable[[], Callable[[], None] | None]] = {
     "patient_primary_site_valid": lambda: _insert(
         m.Patient(study_id="BAD-2", site=factories.SiteFactory(code="CON"), primary_site="liver")
     ),
+    "patient_study_id_characters": lambda: _insert(_patient(study_id="<a href=//e>")),
     "course_intended_activity_range": lambda: _insert(_course(intended_activity_gbq=0)),
     "course_phase_valid": lambda: _insert(m.Course(patient=factories.PatientFactory(), phase="x")),
     "course_stop_reason_valid": lambda: _insert(_course(stop_reason="boredom")),

@@ -391,7 +391,7 @@ def test_export_job_through_a_real_worker(transactional_db, client, tmp_path, se
 def test_text_a_spreadsheet_would_run_stays_text(client, researcher, cohort):
     """CSV injection: `=…`, `+…`, `-…`, `@…` text reaches the spreadsheet as text."""
     k1 = cohort["K-1"]
-    k1.study_id = '=HYPERLINK("http://e.x")'
+    k1.study_id = "-2-3"  # the one formula character a study ID may start with
     k1.save()
     scan = factories.ScanFactory(patient=k1, date=D(2005, 10, 1), modality="CT")
     factories.LesionFactory(scan=scan, lesion="@L9", organ="+liver", long_mm=12)
@@ -399,7 +399,7 @@ def test_text_a_spreadsheet_would_run_stays_text(client, researcher, cohort):
     client.force_login(researcher)
 
     patients = read_csv(client, "patients")
-    assert '\'=HYPERLINK("http://e.x")' in {r["study_id"] for r in patients}
+    assert "'-2-3" in {r["study_id"] for r in patients}
     lesions = read_csv(client, "lesions")
     assert {"'@L9", "L10"} <= {r["lesion"] for r in lesions}
     assert {"'+liver", "'-spleen"} <= {r["organ"] for r in lesions}

@@ -30,6 +30,9 @@ from registry.research.cox import COVARIATES, cox_analysis, parse_cox_params
 from registry.research.filters import (
     COX_PARAMS,
     INCIDENCE_PARAMS,
+    MAX_MONTHS,
+    MAX_ROUND,
+    MAX_TOXICITY_WINDOW_DAYS,
     STRATA,
     SURVIVAL_PARAMS,
     CohortFilter,
@@ -37,16 +40,32 @@ from registry.research.filters import (
 from registry.research.incidence import cumulative_incidence
 from registry.research.report import cohort_report
 
+# The bounds CohortFilter.from_params enforces, so that what the schema calls valid is.
+MONTHS_ABOVE_ZERO = {"type": "number", "minimum": 0.001, "maximum": MAX_MONTHS}
+
+
+def comma_list(words: list[str] | None = None, item: str = "", *, empty: bool = True) -> dict:
+    """A comma-separated list of `words` (or of items matching `item`), as a string schema.
+
+    Empty means "not filtered" (the dashboard's form sends `?site=` for "all sites").
+    """
+    one = "(" + "|".join(words) + ")" if words else item
+    listed = rf"\s*{one}\s*(,\s*{one}\s*)*"
+    return {"type": "string", "pattern": rf"^({listed}|\s*)$" if empty else rf"^{listed}$"}
+
+
+NUMBER = r"[0-9]+(\.[0-9]+)?"
 COHORT_PARAMETERS = [
     OpenApiParameter("phase", enum=Phase.values, description="Default `salvage`."),
     OpenApiParameter(
         "round",
-        OpenApiTypes.INT,
+        {"type": "integer", "minimum": 1, "maximum": MAX_ROUND},
         description="1 (default): each patient's first course "
         "of the phase; 2: the second (re-retreatment), …",
     ),
     OpenApiParameter(
         "primary_site",
+        comma_list(PrimarySite.values),
         description="One or more (comma-separated) of: " + ", ".join(PrimarySite.values),
     ),
     OpenApiParameter("site", description="One or more (comma-separated) site codes."),
@@ -58,14 +77,14 @@ COHORT_PARAMETERS = [
     OpenApiParameter("criteria", enum=Criteria.values, description="Default `swog`."),
     OpenApiParameter(
         "toxicity_window_days",
-        OpenApiTypes.INT,
+        {"type": "integer", "minimum": 0, "maximum": MAX_TOXICITY_WINDOW_DAYS},
         description="Days after the last cycle in which labs count (default the setting, 90). "
         "Another value grades the selected courses' labs on the fly.",
     ),
     OpenApiParameter("conf_type", enum=list(CONF_TYPES), description="CI type, default `log-log`."),
     OpenApiParameter(
         "ttp_regular_cutoff_months",
-        OpenApiTypes.DOUBLE,
+        MONTHS_ABOVE_ZERO,
         description="Cut-off of TTP after regular therapy into short/long (default 36).",
     ),
 ]
@@ -77,6 +96,7 @@ STRATA_PARAMETER = OpenApiParameter(
 )
 TIMES_PARAMETER = OpenApiParameter(
     "times",
+    comma_list(item=NUMBER),
     description="Comma-separated months, e.g. `6,12,24`: adds `at_times` rows to each group.",
 )
 
@@ -107,7 +127,7 @@ class SurvivalAnalysisView(RegistryAPIMixin, APIView):
             TIMES_PARAMETER,
             OpenApiParameter(
                 "rmst_tau",
-                OpenApiTypes.DOUBLE,
+                MONTHS_ABOVE_ZERO,
                 description="Months: adds the restricted mean survival to tau and its SE.",
             ),
             *COHORT_PARAMETERS,
@@ -125,6 +145,7 @@ class CoxView(RegistryAPIMixin, APIView):
         parameters=[
             OpenApiParameter(
                 "covariates",
+                comma_list(list(COVARIATES), empty=False),
                 required=True,
                 description="Comma-separated, of: " + ", ".join(COVARIATES),
             ),

@@ -1,4 +1,5 @@
 from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
 from django.db import models
 from simple_history.models import HistoricalRecords
 
@@ -22,6 +23,16 @@ class PrimarySite(models.TextChoices):
     OTHER = "other", "Other"
 
 
+# What the interchange schema allows (`patients[].study_id`): letters, digits, `_` and `-`.
+# A study ID ends up in URLs, file names, chart labels and other centres' spreadsheets.
+STUDY_ID_PATTERN = r"^[A-Za-z0-9_-]{1,32}$"
+study_id_validator = RegexValidator(
+    STUDY_ID_PATTERN,
+    "A study ID is 1 to 32 letters, digits, '_' or '-' (no spaces or other characters).",
+    code="invalid_study_id",
+)
+
+
 class Patient(ClinicalRecord):
     """A patient, known to research by the pseudonymous study ID only.
 
@@ -29,7 +40,7 @@ class Patient(ClinicalRecord):
     research queries never select them by accident.
     """
 
-    study_id = models.CharField(max_length=32, unique=True)
+    study_id = models.CharField(max_length=32, unique=True, validators=[study_id_validator])
     site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="patients")
     sex = models.CharField(max_length=1, choices=Sex.choices, blank=True, default="")
     primary_site = models.CharField(max_length=20, choices=PrimarySite.choices)
@@ -68,6 +79,10 @@ class Patient(ClinicalRecord):
             models.CheckConstraint(
                 condition=models.Q(primary_site__in=PrimarySite.values),
                 name="patient_primary_site_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(study_id__regex=STUDY_ID_PATTERN),
+                name="patient_study_id_characters",
             ),
         ]
 

@@ -1,4 +1,11 @@
-"""Schemathesis over the whole OpenAPI schema, in-process: no 5xx, every answer as documented."""
+"""Schemathesis over the whole OpenAPI schema, in-process: no 5xx, every answer as documented.
+
+Every operation, positive and negative cases, and every conformance check: status codes,
+content types, response headers and bodies as documented, and schema-violating requests
+refused (`?offset=null`, `?date_before=`, `round=0` used to slip through; security review,
+finding 13). Not run: `positive_data_acceptance`, which expects a 2xx for any body the
+schema allows — but a POST naming a patient that does not exist is rightly a 400.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +21,8 @@ from rest_framework.authtoken.models import Token
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
+    negative_data_rejection,
+    response_headers_conformance,
     response_schema_conformance,
     status_code_conformance,
 )
@@ -40,7 +49,9 @@ CHECKS = [
     not_a_server_error,
     status_code_conformance,
     content_type_conformance,
+    response_headers_conformance,
     response_schema_conformance,
+    negative_data_rejection,
 ]
 
 
