@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 from django.contrib.auth.models import AnonymousUser
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from rest_framework import serializers
@@ -116,3 +118,21 @@ class VisibleSiteField(serializers.SlugRelatedField):
 
     def get_queryset(self):
         return visible_sites(_user(self))
+
+
+class CodedForResearch:
+    """Free text research roles read coded (`registry.clinical.vocabularies`, finding 8).
+
+    `coded_fields` maps a field to its coder: a listed value in its listed spelling,
+    `other` for anything else, so a name typed there never reaches research staff.
+    """
+
+    coded_fields: ClassVar[dict[str, Any]] = {}
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if not may_see_identifiers(_user(self)):
+            for name, coder in self.coded_fields.items():
+                if name in data:
+                    data[name] = coder(data[name])
+        return data

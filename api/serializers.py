@@ -18,6 +18,7 @@ from rest_framework import serializers
 
 from api.exceptions import validation_detail
 from api.fields import (
+    CodedForResearch,
     FreeTextField,
     NullableChoiceField,
     NullableTextField,
@@ -26,7 +27,7 @@ from api.fields import (
     VisiblePatientField,
     VisibleSiteField,
 )
-from registry.clinical import units
+from registry.clinical import units, vocabularies
 from registry.models import (
     AdverseEvent,
     ClinicalProgression,
@@ -221,7 +222,10 @@ class CourseSerializer(StrictSerializer):
         read_only_fields = ["version"]
 
 
-class CycleSerializer(StrictSerializer):
+class CycleSerializer(CodedForResearch, StrictSerializer):
+    coded_fields: ClassVar[dict[str, Any]] = {
+        "radiopharmaceutical": vocabularies.coded_radiopharmaceutical
+    }
     course = VisibleCourseField()
     patient = serializers.IntegerField(source="course.patient_id", read_only=True)
     activity_gbq = serializers.FloatField(
@@ -294,7 +298,11 @@ class LabSerializer(StrictSerializer):
 # ------------------------------------------------------------------------ scans
 
 
-class LesionSerializer(StrictSerializer):
+class LesionSerializer(CodedForResearch, StrictSerializer):
+    coded_fields: ClassVar[dict[str, Any]] = {
+        "lesion": vocabularies.coded_lesion_label,
+        "organ": vocabularies.coded_organ,
+    }
     organ = NullableTextField(max_length=64)
     status = NullableChoiceField(
         choices=NonTargetStatus.values, help_text="Non-target lesions only."
@@ -373,7 +381,8 @@ class ClinicalProgressionSerializer(StrictSerializer):
         read_only_fields = ["version"]
 
 
-class AdverseEventSerializer(StrictSerializer):
+class AdverseEventSerializer(CodedForResearch, StrictSerializer):
+    coded_fields: ClassVar[dict[str, Any]] = {"term": vocabularies.coded_term}
     patient = VisiblePatientField()
     note = FreeTextField()
     owner_fields = ("patient",)

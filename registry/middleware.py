@@ -1,4 +1,5 @@
 from django.contrib.auth.middleware import LoginRequiredMiddleware
+from django.http import JsonResponse
 
 
 class PagesLoginRequiredMiddleware(LoginRequiredMiddleware):
@@ -13,3 +14,27 @@ class PagesLoginRequiredMiddleware(LoginRequiredMiddleware):
         if request.path_info.startswith("/api/"):
             return None
         return super().process_view(request, view_func, view_args, view_kwargs)
+
+
+class LengthRequiredMiddleware:
+    """A body sent in chunks, with no Content-Length, is a 411 (security review, finding 11).
+
+    Django reads at most Content-Length bytes of a request, so such a body would
+    be read as empty and, say, an import would start on nothing. Clients send
+    the length (curl, requests and every HTTP library do for a file or a string).
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        chunked = "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
+        if chunked and not request.META.get("CONTENT_LENGTH"):
+            return JsonResponse(
+                {
+                    "detail": "Send the body with a Content-Length header (chunked bodies "
+                    "are not accepted)."
+                },
+                status=411,
+            )
+        return self.get_response(request)

@@ -93,6 +93,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "registry.middleware.LengthRequiredMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -226,6 +227,10 @@ MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "media"))
 
 # Request bodies: a whole-cohort import may be large, anything else is small.
 DATA_UPLOAD_MAX_MEMORY_SIZE = envint("DATA_UPLOAD_MAX_MEMORY_SIZE", 50 * 1024 * 1024)
+# An import body above this many bytes is streamed to MEDIA_ROOT/imports/ and read by the
+# worker (202 at once); below it, it is parsed in the request (mistakes are a 400 at once).
+LUTETIA_IMPORT_INLINE_BYTES = envint("LUTETIA_IMPORT_INLINE_BYTES", 2 * 1024 * 1024)
+LUTETIA_IMPORT_MAX_BYTES = envint("LUTETIA_IMPORT_MAX_BYTES", 2 * 1024 * 1024 * 1024)
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = not DEBUG and not TESTING and envbool("SECURE_COOKIES", True)

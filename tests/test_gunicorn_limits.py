@@ -218,3 +218,24 @@ def test_the_lockout_holds_across_workers(prepared, tmp_path):
     assert works == 302  # signed in: the page flow itself is fine
     assert right == [429] * 4
     assert page == [429] * 3  # the sign-in page refuses the right password too
+
+
+def test_gunicorn_answers_a_chunked_body_with_411(prepared, tmp_path):
+    """Through a real server, where `Transfer-Encoding: chunked` really arrives (finding 11)."""
+    tmp = _fresh_copy(prepared, tmp_path)
+    server = Gunicorn(_production_env(tmp), tmp, workers=1)
+    try:
+        body = b'{"format": "lutetia-cohort/1", "patients": []}'
+        request = (
+            b"POST /api/v1/imports/ HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n"
+            b"Connection: close\r\n\r\n" + f"{len(body):x}\r\n".encode() + body + b"\r\n0\r\n\r\n"
+        )
+        with socket.create_connection(("127.0.0.1", server.port), timeout=30) as s:
+            s.sendall(request)
+            answer = b""
+            while chunk := s.recv(65536):
+                answer += chunk
+    finally:
+        server.stop()
+    assert answer.startswith(b"HTTP/1.1 411"), answer[:200]

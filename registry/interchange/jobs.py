@@ -15,6 +15,7 @@ from django.db import connections
 from django.utils import timezone
 
 from registry.interchange.documents import import_document
+from registry.interchange.uploads import discard_upload, read_upload
 from registry.models import ImportJob, JobStatus
 
 log = logging.getLogger(__name__)
@@ -32,11 +33,16 @@ def run_import_job(job_id: int) -> None:
     if not claimed:
         return
     job = ImportJob.objects.select_related("created_by").get(pk=job_id)
-
+    document = job.document
     try:
+        if job.upload_path:
+            document, problem = read_upload(job.upload_path)
+            if problem:
+                _finish(job_id, status=JobStatus.FAILED, errors=[{"path": "$", "message": problem}])
+                return
         with ProgressWriter(job_id) as progress:
             result = import_document(
-                job.document, by=job.created_by, progress=progress, check_scope=True
+                document, by=job.created_by, progress=progress, check_scope=True
             )
     except Exception:
         # Logged, and the job says so; not re-raised, because a retry would
@@ -102,6 +108,6 @@ def _internal_error() -> dict[str, str]:
 
 
 def _finish(job_id: int, *, status: str, **fields) -> None:
-    ImportJob.objects.filter(pk=job_id).update(
-        status=status, document=None, finished_at=timezone.now(), **fields
-    )
+    job = ImportJob.objects.filter(pk=job_id)
+    discard_upload(job.values_list("upload_path", flat=True).first())
+    job.update(status=status, document=None, upload_path="", finished_at=timezone.now(), **fields)

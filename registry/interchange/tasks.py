@@ -37,8 +37,8 @@ def sweep_queued_imports() -> int:
     return len(job_ids)
 
 
-def start_import(document: dict, *, by) -> ImportJob:
-    """Store the document as a queued job and run it once the request has committed."""
-    job = ImportJob.objects.create(document=document, created_by=by)
+def start_import(document: dict | None = None, *, by, upload_path: str = "") -> ImportJob:
+    """Store the document (or the path of its upload) as a queued job; run it after commit."""
+    job = ImportJob.objects.create(document=document, upload_path=upload_path, created_by=by)
     transaction.on_commit(lambda: run_import.delay(job.pk), robust=True)
     return job

@@ -37,6 +37,8 @@ class ImportJob(Job):
     """A `lutetia-cohort/1` import (CONTRACT.md, "Import"): all or nothing, polled by id."""
 
     document = models.JSONField(null=True, blank=True)  # dropped once the import has run
+    # A large document streamed to disk instead (interchange.uploads); deleted once run.
+    upload_path = models.CharField(max_length=500, blank=True)
     errors = models.JSONField(default=list, blank=True)  # [{"path": …, "message": …}, …]
     created = models.PositiveIntegerField(default=0)
     updated = models.PositiveIntegerField(default=0)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from types import SimpleNamespace
 
 from django.db.models import (
     Exists,
@@ -24,6 +25,7 @@ from django.db.models import (
 )
 
 from registry.access import may_see_identifiers, visible_patients, visible_sites
+from registry.clinical import vocabularies
 from registry.models import (
     AdverseEvent,
     ClinicalProgression,
@@ -390,17 +392,14 @@ def patient_history(patient: Patient, *, user, limit: int = HISTORY_LIMIT) -> li
             changed = before is not None and action == "changed"
             changes = _diff(names, before, row) if changed else []
             if not show_identity:
-                changes = [
-                    (name, HIDDEN, HIDDEN) if name in FREE_TEXT_FIELDS else (name, old, new)
-                    for name, old, new in changes
-                ]
+                changes = [_for_research(name, old, new) for name, old, new in changes]
             previous[row.id] = row
             entries.append(
                 HistoryEntry(
                     when=row.history_date,
                     who=row.history_user.get_username() if row.history_user else "system",
                     action=action,
-                    what=f"{label} {_describe(label, row)}",
+                    what=f"{label} {_describe(label, row, coded=not show_identity)}",
                     changes=changes,
                     reason=(row.history_change_reason or "") if show_identity else "",
                 )
@@ -409,7 +408,27 @@ def patient_history(patient: Patient, *, user, limit: int = HISTORY_LIMIT) -> li
     return entries[:limit]
 
 
-def _describe(label: str, row) -> str:
+# Free text research roles read coded (clinical.vocabularies; security review, finding 8).
+CODED_FIELDS = {
+    "term": vocabularies.coded_term,
+    "organ": vocabularies.coded_organ,
+    "lesion": vocabularies.coded_lesion_label,
+    "radiopharmaceutical": vocabularies.coded_radiopharmaceutical,
+}
+
+
+def _for_research(name: str, old, new) -> tuple[str, object, object]:
+    if name in FREE_TEXT_FIELDS:
+        return name, HIDDEN, HIDDEN
+    if coder := CODED_FIELDS.get(name):
+        return name, coder(old), coder(new)
+    return name, old, new
+
+
+def _describe(label: str, row, *, coded: bool = False) -> str:
+    if coded and label in ("Lesion", "Adverse event"):
+        field = "lesion" if label == "Lesion" else "term"
+        row = SimpleNamespace(**{**vars(row), field: CODED_FIELDS[field](getattr(row, field))})
     if label == "Identity":
         return ""
     if label == "Patient":

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from django import template
 
+from registry.clinical import vocabularies
+
 register = template.Library()
 
 
@@ -26,3 +28,17 @@ def months(value: float | None, digits: int = 1) -> str:
 def ratio(value: float | None) -> str:
     """A hazard ratio to 2 decimals."""
     return "—" if value is None else f"{value:.2f}"
+
+
+def _coded_unless(coder):
+    def apply(value, show_as_typed: bool):
+        """What was typed for those who see identifiers; the coded value for research."""
+        return value if show_as_typed else coder(value)
+
+    return apply
+
+
+# `{{ e.term|term_for:show_identifiers }}`: free text research roles read coded (finding 8).
+register.filter("term_for", _coded_unless(vocabularies.coded_term))
+register.filter("organ_for", _coded_unless(vocabularies.coded_organ))
+register.filter("lesion_for", _coded_unless(vocabularies.coded_lesion_label))

@@ -25,6 +25,7 @@ from typing import Any
 
 from django.db.models import QuerySet, TextChoices
 
+from registry.clinical import vocabularies
 from registry.clinical.units import CANONICAL_UNIT
 from registry.models import (
     AdverseEvent,
@@ -255,11 +256,17 @@ CYCLES = Table(
         Column("course_id", "Course key", "integer"),
         Column("date", "Cycle date", "date"),
         Column("activity_gbq", "Administered activity", "number", "GBq", source="administered_gbq"),
-        Column("radiopharmaceutical", "Radiopharmaceutical", "string"),
+        Column(
+            "radiopharmaceutical",
+            "Radiopharmaceutical (coded; 'other' when not in the list)",
+            "string",
+            derive=lambda r: vocabularies.coded_radiopharmaceutical(r["radiopharmaceutical"]),
+        ),
     ),
     lambda o, p: Cycle.objects.filter(course__patient__in=p).order_by(
         "course__patient__study_id", "course_id", "date"
     ),
+    extra_paths=("radiopharmaceutical",),
 )
 
 LABS = Table(
@@ -305,8 +312,18 @@ LESIONS = Table(
         Column("study_id", "Study ID (pseudonym)", "string", source="scan__patient__study_id"),
         Column("scan_id", "Scan key", "integer"),
         Column("scan_date", "Scan date", "date", source="scan__date"),
-        Column("lesion", "Lesion label, stable across scans", "string"),
-        Column("organ", "Organ", "string"),
+        Column(
+            "lesion",
+            "Lesion label, stable across scans ('other' when not a short code such as L1)",
+            "string",
+            derive=lambda r: vocabularies.coded_lesion_label(r["lesion"]),
+        ),
+        Column(
+            "organ",
+            "Organ (coded; 'other' when not in the list)",
+            "string",
+            derive=lambda r: vocabularies.coded_organ(r["organ"]),
+        ),
         Column("lymph_node", "Lymph node", "boolean", codes=BOOLEAN_CODES),
         Column("target", "Target lesion", "boolean", codes=BOOLEAN_CODES),
         Column("new", "New lesion", "boolean", codes=BOOLEAN_CODES),
@@ -317,6 +334,7 @@ LESIONS = Table(
     lambda o, p: LesionMeasurement.objects.filter(scan__patient__in=p).order_by(
         "scan__patient__study_id", "scan__date", "scan_id", "lesion"
     ),
+    extra_paths=("lesion", "organ"),
 )
 
 OUTCOMES = Table(
@@ -355,11 +373,17 @@ ADVERSE_EVENTS = Table(
     "Adverse events recorded by clinicians (not derived from labs)",
     (
         Column("study_id", "Study ID (pseudonym)", "string", source="patient__study_id"),
-        Column("term", "CTCAE term", "string"),
+        Column(
+            "term",
+            "CTCAE v5 term (coded; 'other' when not in the list)",
+            "string",
+            derive=lambda r: vocabularies.coded_term(r["term"]),
+        ),
         Column("grade", "CTCAE grade", "integer"),
         Column("onset", "Onset date", "date"),
     ),
     lambda o, p: AdverseEvent.objects.filter(patient__in=p).order_by("patient__study_id", "onset"),
+    extra_paths=("term",),
 )
 
 PROGRESSIONS = Table(
