@@ -42,3 +42,9 @@ def _coded_unless(coder):
 register.filter("term_for", _coded_unless(vocabularies.coded_term))
 register.filter("organ_for", _coded_unless(vocabularies.coded_organ))
 register.filter("lesion_for", _coded_unless(vocabularies.coded_lesion_label))
+
+
+@register.filter
+def lockout_minutes(duration) -> int:
+    """A lockout's cool-off (a timedelta) in whole minutes, at least 1."""
+    return max(1, round(duration.total_seconds() / 60))
