@@ -78,8 +78,9 @@ class PatientFilter(filters.FilterSet):
         method="filter_phase",
         help_text="Patients with at least one course of this phase.",
     )
-    diagnosis_date_after = date_range("diagnosis_date", "Diagnosis ")["after"]
-    diagnosis_date_before = date_range("diagnosis_date", "Diagnosis ")["before"]
+    diagnosis_date_after, diagnosis_date_before = date_range(
+        "diagnosis_date", "Diagnosis "
+    ).values()
 
     class Meta:
         model = Patient

@@ -47,10 +47,10 @@ class RegistryPagination(LimitOffsetPagination):
         for parameter in parameters:
             if parameter["name"] == self.limit_query_param:
                 parameter["schema"].update(minimum=1, maximum=self.max_limit)
-            if parameter["name"] == self.offset_query_param:
-                parameter["schema"].update(minimum=0)
                 parameter["description"] = (
                     f"Results per page (default {self.default_limit}, at most "
                     f"{self.max_limit}; more is a 400)."
                 )
+            if parameter["name"] == self.offset_query_param:
+                parameter["schema"].update(minimum=0)
         return parameters

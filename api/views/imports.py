@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from api.pagination import RegistryPagination
 from api.schemas import ImportJobSerializer
 from api.views.base import RegistryAPIMixin
-from registry.access import may_write_clinical, sees_all_sites
+from registry.access import sees_all_sites
 from registry.interchange import scope, tasks, uploads
 from registry.interchange.build import is_infinite, render_path, walk
 from registry.models import ImportJob
@@ -84,8 +84,8 @@ class ImportJobViewSet(
         """A large body goes to disk unread: the worker parses and checks it (finding 10)."""
         if request.content_type.split(";")[0].strip() != "application/json":
             raise UnsupportedMediaType(request.content_type)
-        if not may_write_clinical(request.user) and not sees_all_sites(request.user):
-            raise ValidationError({"$": ["Your role may not import patients."]})
+        if errors := scope.scope_errors(request.user, {}):  # the role; sites wait for the job
+            raise ValidationError(errors)
         try:
             path = uploads.save_upload(request._request, length)
         except uploads.UploadError as error:

@@ -5,8 +5,7 @@ typed by clinicians, and the interchange format (`lutetia-cohort/1` and `/2`)
 keeps them as free text. A name typed there must not reach research staff, so
 research roles read each of them *coded*: a value from the list below (matched
 without regard to case, spaces or hyphens, and returned in its listed
-spelling), else `OTHER`. Clinicians keep seeing and exporting what they typed;
-the pages offer the lists as suggestions.
+spelling), else `OTHER`. Clinicians keep seeing and exporting what they typed.
 
 The CTCAE list holds the v5.0 terms PRRT toxicity is reported in (blood,
 kidney, liver, gastrointestinal, general, endocrine, secondary malignancies),
@@ -151,3 +150,12 @@ def coded_lesion_label(value: str | None) -> str | None:
     if value is None or not str(value).strip():
         return None
     return value if _LESION_LABEL.match(value) else OTHER
+
+
+# The coder of each free-text field research roles read coded (API, pages, history).
+CODERS_BY_FIELD = {
+    "term": coded_term,
+    "organ": coded_organ,
+    "lesion": coded_lesion_label,
+    "radiopharmaceutical": coded_radiopharmaceutical,
+}

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from types import SimpleNamespace
 
 from django.db.models import (
     Exists,
@@ -408,27 +407,20 @@ def patient_history(patient: Patient, *, user, limit: int = HISTORY_LIMIT) -> li
     return entries[:limit]
 
 
-# Free text research roles read coded (clinical.vocabularies; security review, finding 8).
-CODED_FIELDS = {
-    "term": vocabularies.coded_term,
-    "organ": vocabularies.coded_organ,
-    "lesion": vocabularies.coded_lesion_label,
-    "radiopharmaceutical": vocabularies.coded_radiopharmaceutical,
-}
-
-
 def _for_research(name: str, old, new) -> tuple[str, object, object]:
+    """A change as research roles see it: free text hidden, coded fields coded (finding 8)."""
     if name in FREE_TEXT_FIELDS:
         return name, HIDDEN, HIDDEN
-    if coder := CODED_FIELDS.get(name):
+    if coder := vocabularies.CODERS_BY_FIELD.get(name):
         return name, coder(old), coder(new)
     return name, old, new
 
 
 def _describe(label: str, row, *, coded: bool = False) -> str:
-    if coded and label in ("Lesion", "Adverse event"):
-        field = "lesion" if label == "Lesion" else "term"
-        row = SimpleNamespace(**{**vars(row), field: CODED_FIELDS[field](getattr(row, field))})
+    def shown(field: str):
+        value = getattr(row, field)
+        return vocabularies.CODERS_BY_FIELD[field](value) if coded else value
+
     if label == "Identity":
         return ""
     if label == "Patient":
@@ -438,9 +430,9 @@ def _describe(label: str, row, *, coded: bool = False) -> str:
     if label in ("Cycle", "Scan", "Clinical progression"):
         return str(row.date)
     if label == "Lesion":
-        return row.lesion
+        return shown("lesion")
     if label == "Adverse event":
-        return f"{row.term} (grade {row.grade})"
+        return f"{shown('term')} (grade {row.grade})"
     if label == "Response override":
         return f"{row.criteria} → {row.response}"
     return f"#{row.id}"
