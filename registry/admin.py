@@ -228,6 +228,20 @@ class ExportJobAdmin(ReadOnlyAdmin):
         return job.expired
 
 
+@admin.register(models.ThrottleWindow)
+class ThrottleWindowAdmin(ReadOnlyAdmin):
+    """API throttle counters (database cache only); delete a row to lift a client's limit."""
+
+    list_display = ("key", "count", "opened")
+    search_fields = ("key",)
+
+    @admin.display(description="window opened")
+    def opened(self, window):
+        import datetime as dt
+
+        return dt.datetime.fromtimestamp(window.opened_at, tz=dt.UTC)
+
+
 class StaffProfileInline(admin.StackedInline):
     model = models.StaffProfile
     can_delete = False

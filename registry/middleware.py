@@ -38,3 +38,33 @@ class LengthRequiredMiddleware:
                 status=411,
             )
         return self.get_response(request)
+
+
+class HealthCheckMiddleware:
+    """`GET /health/`: is the app able to serve? For a container's or a load balancer's probe.
+
+    Answered first, before the host check, the HTTPS redirect and the login: a
+    probe calls `http://127.0.0.1:8000/health/` from inside the container, which
+    ALLOWED_HOSTS and SECURE_SSL_REDIRECT would otherwise refuse. It says only
+    which of the database, the broker and the cache answer (200 when all do, 503
+    naming the one that does not); the reasons go to the log, not to the caller.
+    """
+
+    PATH = "/health/"
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.path_info != self.PATH or request.method not in ("GET", "HEAD"):
+            return self.get_response(request)
+        from registry import health
+
+        checks = health.run_checks()
+        healthy = all(state in health.GOOD for state in checks.values())
+        response = JsonResponse(
+            {"status": "ok" if healthy else "unavailable", "checks": checks},
+            status=200 if healthy else 503,
+        )
+        response["Cache-Control"] = "no-store"
+        return response

@@ -113,3 +113,25 @@ def test_the_patient_page_shows_research_the_coded_values(researcher, clinician,
     clinic = Client()
     clinic.force_login(clinician)
     assert f"Called {NAME} at home" in clinic.get(f"/patients/{typed.pk}/").content.decode()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("route", "field", "vocabulary"),
+    [("adverse_new", "term", v.CTCAE_TERMS), ("scan_new", "lesions-0-organ", v.ORGANS)],
+)
+def test_the_forms_offer_the_coded_list_and_say_what_research_sees(
+    clinician, typed, route, field, vocabulary
+):
+    import re
+
+    browser = Client()
+    browser.force_login(clinician)
+    page = browser.get(reverse(route, args=[typed.pk])).content.decode()
+    box = re.search(rf'<input[^>]*name="{field}"[^>]*>', page).group(0)
+    list_id = re.search(r'list="([^"]+)"', box).group(1)
+    datalist = re.search(rf'<datalist id="{list_id}">(.*?)</datalist>', page).group(1)
+    assert re.findall(r'<option value="([^"]*)">', datalist) == [
+        term.replace("'", "&#x27;") for term in vocabulary
+    ]
+    assert "shown to research staff as “other”" in page

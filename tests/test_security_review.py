@@ -756,15 +756,18 @@ def _area(route: Route) -> str:
 
 # Each area with the role whose code paths it exercises (research roles get 403 on the
 # clinic's entry pages; the API and research pages parse parameters alike for every role).
+QUERY_SHARDS = 2  # each area's routes split in two, so none of these takes a minute
+
+
+@pytest.mark.parametrize("shard", range(QUERY_SHARDS))
 @pytest.mark.parametrize(
     ("role", "area"), [("clinician", "clinic"), ("research", "research"), ("clinician", "api")]
 )
-def test_junk_query_parameters_never_500(world, role, area):
+def test_junk_query_parameters_never_500(world, role, area, shard):
     client = client_for(world, role)
     problems = []
-    for route in ROUTES:
-        if _area(route) != area or route.name in ("logout", *PUBLIC):
-            continue
+    routes = [r for r in ROUTES if _area(r) == area and r.name not in ("logout", *PUBLIC)]
+    for route in routes[shard::QUERY_SHARDS]:
         url = url_for(route, world, "mine")
         params = _params_for(route)
         for junk in QUERY_JUNK:
@@ -969,39 +972,40 @@ def _with(body: dict, key: str, raw: str) -> str:
     return text.replace('"__JUNK__"', raw)
 
 
-def test_junk_json_in_every_api_field_never_500(world):
+@pytest.mark.parametrize("base", ["api-patient", *API_FACT_KINDS])
+def test_junk_json_in_every_api_field_never_500(world, base):
+    """One endpoint at a time, so xdist spreads them and none takes a minute."""
     client = client_for(world, "clinician")
     problems = []
-    for base in ["api-patient", *API_FACT_KINDS]:
-        kind = API_FACT_KINDS.get(base)
-        pk = world.mine.facts[kind] if kind else world.mine.patient.pk
-        detail = reverse(f"{base}-detail", args=[pk])
-        body = _api_body(client, detail)
-        keys = list(body)
-        if base == "api-scan":
-            lesion = dict(body["lesions"][0])
-            keys += [f"lesions.{k}" for k in lesion]
-        for key in keys:
-            for raw in JSON_JUNK:
-                if key.startswith("lesions."):
-                    inner = key.split(".", 1)[1]
-                    lesion_text = _with(lesion, inner, raw)
-                    text = json.dumps({**body, "lesions": "__L__"}).replace(
-                        '"__L__"', f"[{lesion_text}]"
-                    )
-                else:
-                    text = _with(body, key, raw)
-                for method, url in (("post", reverse(f"{base}-list")), ("patch", detail)):
-                    response = getattr(client, method)(url, text, content_type="application/json")
-                    if response.status_code >= 500:
-                        problems.append((method, url, key, raw[:20]))
-        # Non-UTF-8 and non-JSON bodies.
-        for raw_body in (b"\xff\xfe{", b"not json", b"", b"[]", b'"x"'):
-            response = client.generic(
-                "POST", reverse(f"{base}-list"), raw_body, content_type="application/json"
-            )
-            if response.status_code >= 500:
-                problems.append(("post", base, raw_body))
+    kind = API_FACT_KINDS.get(base)
+    pk = world.mine.facts[kind] if kind else world.mine.patient.pk
+    detail = reverse(f"{base}-detail", args=[pk])
+    body = _api_body(client, detail)
+    keys = list(body)
+    if base == "api-scan":
+        lesion = dict(body["lesions"][0])
+        keys += [f"lesions.{k}" for k in lesion]
+    for key in keys:
+        for raw in JSON_JUNK:
+            if key.startswith("lesions."):
+                inner = key.split(".", 1)[1]
+                lesion_text = _with(lesion, inner, raw)
+                text = json.dumps({**body, "lesions": "__L__"}).replace(
+                    '"__L__"', f"[{lesion_text}]"
+                )
+            else:
+                text = _with(body, key, raw)
+            for method, url in (("post", reverse(f"{base}-list")), ("patch", detail)):
+                response = getattr(client, method)(url, text, content_type="application/json")
+                if response.status_code >= 500:
+                    problems.append((method, url, key, raw[:20]))
+    # Non-UTF-8 and non-JSON bodies.
+    for raw_body in (b"\xff\xfe{", b"not json", b"", b"[]", b'"x"'):
+        response = client.generic(
+            "POST", reverse(f"{base}-list"), raw_body, content_type="application/json"
+        )
+        if response.status_code >= 500:
+            problems.append(("post", base, raw_body))
     assert_none(problems)
 
 

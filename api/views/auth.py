@@ -8,12 +8,12 @@ from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
-from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
 from api.openapi import RegistryAutoSchema
 from api.parsers import LimitedJSONParser
 from api.schemas import TokenRequestSerializer, TokenSerializer
+from api.throttling import AnonRateThrottle
 from registry.records import tokens
 
 EXPIRES_HEADER = "X-Token-Expires"

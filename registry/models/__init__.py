@@ -13,6 +13,7 @@ from registry.models.labs import Analyte, LabResult
 from registry.models.outcomes import CourseOutcome, PatientState, TimePointResponse
 from registry.models.patients import Patient, PatientIdentity, PrimarySite, Sex
 from registry.models.sites import Role, Site, StaffProfile
+from registry.models.throttles import ThrottleWindow
 from registry.models.treatment import Course, Cycle, Phase, StopReason
 
 __all__ = [
@@ -43,5 +44,6 @@ __all__ = [
     "Site",
     "StaffProfile",
     "StopReason",
+    "ThrottleWindow",
     "TimePointResponse",
 ]

@@ -12,8 +12,9 @@ from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 
-from registry.clinical import units
+from registry.clinical import units, vocabularies
 from registry.models import (
     AdverseEvent,
     Analyte,
@@ -47,6 +48,30 @@ class DateInput(forms.DateInput):
 
     def __init__(self, attrs=None):
         super().__init__(attrs=attrs, format="%Y-%m-%d")
+
+
+class SuggestingInput(forms.TextInput):
+    """A text box with the coded vocabulary as suggestions (`<datalist>`).
+
+    Research roles read these fields coded (clinical.vocabularies): a value from
+    the list reaches them as typed, anything else as "other". The clinician may
+    still type a term the list lacks; the help text says what research will see.
+    """
+
+    def __init__(self, suggestions: tuple[str, ...], attrs=None):
+        super().__init__(attrs={"autocomplete": "off", **(attrs or {})})
+        self.suggestions = suggestions
+
+    def render(self, name, value, attrs=None, renderer=None):
+        attrs = {**(attrs or {})}
+        list_id = f"{attrs.get('id') or 'id_' + name}-suggestions"
+        attrs["list"] = list_id
+        box = super().render(name, value, attrs, renderer)
+        options = format_html_join("", '<option value="{}">', ((s,) for s in self.suggestions))
+        return format_html('{}<datalist id="{}">{}</datalist>', box, list_id, options)
+
+
+CODED_HELP = "Choose from the list; anything else is shown to research staff as \u201cother\u201d."
 
 
 def add_model_errors(form: forms.Form, error: ValidationError, field_map=None) -> None:
@@ -241,7 +266,13 @@ class ScanForm(forms.Form):
 
 class LesionForm(forms.Form):
     lesion = forms.CharField(label="Lesion", max_length=16, required=False)
-    organ = forms.CharField(label="Organ", max_length=64, required=False)
+    organ = forms.CharField(
+        label="Organ",
+        max_length=64,
+        required=False,
+        widget=SuggestingInput(vocabularies.ORGANS),
+        help_text=CODED_HELP,
+    )
     lymph_node = forms.BooleanField(label="Lymph node", required=False)
     target = forms.BooleanField(label="Target", required=False, initial=True)
     new = forms.BooleanField(label="New", required=False)
@@ -362,7 +393,12 @@ class AdverseEventForm(forms.ModelForm):
         model = AdverseEvent
         fields = ["term", "grade", "onset", "note"]
         labels = {"term": "CTCAE term"}
-        widgets = {"onset": DateInput, "note": forms.Textarea(attrs={"rows": 2})}
+        help_texts = {"term": CODED_HELP + " Describe anything else in the note."}
+        widgets = {
+            "term": SuggestingInput(vocabularies.CTCAE_TERMS),
+            "onset": DateInput,
+            "note": forms.Textarea(attrs={"rows": 2}),
+        }
 
 
 class ResponseOverrideForm(forms.Form):
