@@ -5,15 +5,20 @@ FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
 WORKDIR /app
 
+# The pinned versions first (a cached layer while they do not change), then the app itself.
+COPY requirements.lock ./
+RUN pip install -r requirements.lock
 COPY pyproject.toml README.md ./
 COPY registry ./registry
 COPY api ./api
-RUN pip install .
+RUN pip install --no-deps .
 
 COPY . .
 RUN SECRET_KEY=build-only-not-secret python manage.py collectstatic --noinput
 
-RUN useradd --system --uid 1000 lutetia && mkdir -p /app/media && chown lutetia /app/media
+RUN useradd --system --uid 1000 lutetia && mkdir -p /app/media /app/beat && chown lutetia /app/media /app/beat
 USER lutetia
 EXPOSE 8000
-CMD ["gunicorn", "registry.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3"]
+# Workers, timeouts and the address come from gunicorn.conf.py (GUNICORN_* variables).
+ENV GUNICORN_BIND=0.0.0.0:8000
+CMD ["gunicorn", "registry.wsgi:application"]

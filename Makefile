@@ -8,19 +8,24 @@ STAMP := $(VENV)/.dev-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test setup lint format bench demo clean
+.PHONY: install run test setup lint format bench demo clean lock
 
-$(RUNTIME): pyproject.toml
+# The pinned versions of requirements*.lock (`make lock` regenerates them from pyproject.toml).
+$(RUNTIME): pyproject.toml requirements.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e .
+	$(PY) -m pip install --quiet -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps -e .
 	touch $(RUNTIME)
 
-$(STAMP): $(RUNTIME)
-	$(PY) -m pip install --quiet -e '.[dev]'
+$(STAMP): $(RUNTIME) requirements-dev.lock
+	$(PY) -m pip install --quiet -r requirements-dev.lock
 	touch $(STAMP)
 
 setup: $(STAMP)
+
+# The app's runtime only (README, "On PostgreSQL and Redis").
+install: $(RUNTIME)
 
 # Development server: SQLite in the project folder, tasks in-process, demo data.
 run: export DEBUG = 1
@@ -45,6 +50,11 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/run.py
+
+lock: $(RUNTIME)
+	$(PY) -m pip install --quiet pip-tools
+	$(VENV)/bin/pip-compile --quiet --strip-extras --no-emit-index-url --no-emit-find-links -o requirements.lock pyproject.toml
+	$(VENV)/bin/pip-compile --quiet --strip-extras --no-emit-index-url --no-emit-find-links --extra dev -o requirements-dev.lock pyproject.toml
 
 clean:
 	rm -rf $(VENV) staticfiles lutetia.sqlite3*

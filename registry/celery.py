@@ -7,10 +7,24 @@ beat schedule address tasks by name.
 
 import os
 
+from pathlib import Path
+
 from celery import Celery
+from celery.beat import PersistentScheduler
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "registry.settings")
 
 app = Celery("registry")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks(["registry.derive", "registry.interchange", "registry.research"])
+
+
+class Scheduler(PersistentScheduler):
+    """Celery's own file-backed beat scheduler, which first makes the file's folder.
+
+    The file is settings.CELERY_BEAT_SCHEDULE_FILENAME (or beat's `--schedule`).
+    """
+
+    def setup_schedule(self):
+        Path(self.schedule_filename).parent.mkdir(parents=True, exist_ok=True)
+        super().setup_schedule()

@@ -323,6 +323,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 3600.0,
     },
 }
+# Where beat keeps its schedule's state (when each task last ran): beside the
+# media files, never the project folder or /tmp (docker-compose gives it a volume).
+CELERY_BEAT_SCHEDULE_FILENAME = os.environ.get(
+    "CELERY_BEAT_SCHEDULE_FILENAME", str(MEDIA_ROOT / "beat" / "celerybeat-schedule")
+)
+CELERY_BEAT_SCHEDULER = "registry.celery:Scheduler"
 # Background export files (de-identified, but patient-level data) are deleted this
 # many days after they were built; the job record stays, as a log of who exported what.
 LUTETIA_EXPORT_RETENTION_DAYS = envint("LUTETIA_EXPORT_RETENTION_DAYS", 7)
