@@ -6,7 +6,6 @@ beat schedule address tasks by name.
 """
 
 import os
-
 from pathlib import Path
 
 from celery import Celery
