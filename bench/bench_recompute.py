@@ -64,7 +64,7 @@ def start_worker(concurrency: int, log_path: Path) -> subprocess.Popen:
             "--pool=prefork",
             f"--concurrency={concurrency}",
             "-Q",
-            os.environ["CELERY_TASK_DEFAULT_QUEUE"],
+            f"{os.environ['CELERY_TASK_DEFAULT_QUEUE']}.interactive,{os.environ['CELERY_TASK_DEFAULT_QUEUE']}",
             "--without-heartbeat",
             "--without-gossip",
             "--without-mingle",

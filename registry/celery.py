@@ -27,3 +27,18 @@ class Scheduler(PersistentScheduler):
     def setup_schedule(self):
         Path(self.schedule_filename).parent.mkdir(parents=True, exist_ok=True)
         super().setup_schedule()
+
+
+INTERACTIVE_TASKS = {"registry.tasks.recompute_patient"}
+
+
+def route(name, args, kwargs, options, task=None, **kw):
+    """One patient's recompute (a clinician's save) goes to the interactive queue.
+
+    The queue is named after the default queue at the time of sending
+    (`<default>.interactive`), so a deployment or a test that renames the default
+    queue keeps the pair together. Batches (imports, sweeps) keep the default.
+    """
+    if name in INTERACTIVE_TASKS:
+        return {"queue": f"{app.conf.task_default_queue}.interactive"}
+    return None

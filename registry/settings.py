@@ -14,6 +14,7 @@ from pathlib import Path
 import dj_database_url
 import plotly
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -292,9 +293,19 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "unacked_restore_interval": envint("LUTETIA_BROKER_RESTORE_INTERVAL", 10),
     "unacked_restore_throttle": envint("LUTETIA_BROKER_RESTORE_THROTTLE", 10),
     "max_retries": 1,
+    # A worker consuming several queues empties them in the order given (interactive first).
+    "queue_order_strategy": "priority",
 }
-# Where tasks are sent and what `celery -A registry worker` consumes by default.
+# Where tasks are sent and what `celery -A registry worker` consumes by default:
+# one patient's recompute after a clinician's save goes to `<default>.interactive`
+# (registry.celery.route), so a bulk recompute queued ahead of it does not delay it;
+# docker-compose gives that queue a worker of its own.
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_TASK_DEFAULT_QUEUE") or "celery"
+CELERY_TASK_QUEUES = [
+    Queue(f"{CELERY_TASK_DEFAULT_QUEUE}.interactive"),
+    Queue(CELERY_TASK_DEFAULT_QUEUE),
+]
+CELERY_TASK_ROUTES = ("registry.celery.route",)
 CELERY_TASK_IGNORE_RESULT = CELERY_RESULT_BACKEND is None
 # Patients per recompute task message when many are queued at once (an import).
 LUTETIA_RECOMPUTE_BATCH_SIZE = envint("LUTETIA_RECOMPUTE_BATCH_SIZE", 200)

@@ -53,8 +53,11 @@ class Worker:
         log_path: Path,
         env: dict[str, str],
         extra_args: tuple[str, ...] = (),
+        queues: tuple[str, ...] | None = None,
     ):
         self.log_path = log_path
+        # Both of the test's queues, interactive first, as `celery worker` without -Q does.
+        queues = queues or (f"{queue}.interactive", queue)
         self.name = f"w{uuid.uuid4().hex[:6]}"
         full_env = {
             **os.environ,
@@ -75,7 +78,7 @@ class Worker:
                 "worker",
                 "--pool=solo",
                 "-Q",
-                queue,
+                ",".join(queues),
                 "-n",
                 f"{self.name}@%h",
                 "--without-heartbeat",
@@ -161,6 +164,7 @@ def delete_queue(broker_url: str, queue: str) -> None:
 
     client = redis.Redis.from_url(broker_url)
     try:
-        client.delete(queue, *(f"{queue}\x06\x16{p}" for p in range(10)))
+        for name in (queue, f"{queue}.interactive"):
+            client.delete(name, *(f"{name}\x06\x16{p}" for p in range(10)))
     finally:
         client.close()

@@ -43,13 +43,18 @@ def start_worker(broker, tmp_path):
     url, queue = broker
     workers: list[Worker] = []
 
-    def start(env: dict[str, str] | None = None, extra_args: tuple[str, ...] = ()) -> Worker:
+    def start(
+        env: dict[str, str] | None = None,
+        extra_args: tuple[str, ...] = (),
+        queues: tuple[str, ...] | None = None,
+    ) -> Worker:
         worker = Worker(
             broker_url=url,
             queue=queue,
             log_path=tmp_path / f"worker-{len(workers)}.log",
             env=env or {},
             extra_args=extra_args,
+            queues=queues,
         )
         workers.append(worker)
         worker.wait_ready()
@@ -136,6 +141,46 @@ def test_a_saved_lab_changes_the_worst_grade_without_anyone_asking(broker, start
     outcome = models.CourseOutcome.objects.get(patient=patient)
     assert (outcome.grade_platelets, outcome.grade_hematologic) == (4, 4)
     assert state_of(patient).stale is False
+
+
+def test_a_clinicians_save_is_not_queued_behind_a_bulk_recompute(broker, start_worker, clinician):
+    """Issue 17: one patient's recompute goes to `<queue>.interactive`, which has its own worker
+    (docker-compose's worker-interactive), while a batch on the default queue is still running."""
+    from registry.derive import tasks
+
+    url, queue = broker
+    bulk = start_worker(env={"LUTETIA_TEST_TASK_DELAY": "10"}, queues=(queue,))
+    interactive = start_worker(queues=(f"{queue}.interactive",))
+    with publishing_to(url, queue):
+        with transaction.atomic():
+            patient = record_patient(clinician)
+        settle(patient, interactive)
+        other = save_fact(
+            models.Patient(study_id="BULK-1", site=patient.site, sex="M", primary_site="midgut"),
+            by=clinician,
+        )
+        assert wait_for(lambda: not state_of(other).stale, SETTLE), interactive.tail()
+        models.PatientState.objects.filter(patient=other).update(stale=True)
+        assert tasks.enqueue_recompute([patient.pk, other.pk], force=True) == 1  # one batch
+        assert wait_for(lambda: "recompute_patients" in bulk.log(), 20), bulk.tail()
+        with transaction.atomic():
+            save_fact(
+                models.LabResult(
+                    patient=patient,
+                    date=START + dt.timedelta(days=30),
+                    analyte="platelets",
+                    value=20,
+                    unit="10^9/L",
+                ),
+                by=clinician,
+            )
+        assert wait_for(
+            lambda: models.CourseOutcome.objects.get(patient=patient).grade_platelets == 4, 15
+        ), interactive.tail()
+        assert state_of(other).stale is True  # the batch is still asleep on the bulk worker
+    bulk.kill()  # no need to wait out its sleep
+    assert "recompute_patient[" in interactive.log()
+    assert "recompute_patient[" not in bulk.log()
 
 
 def test_a_task_killed_with_its_worker_is_redelivered(broker, start_worker, clinician):
