@@ -68,7 +68,7 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
-def scenario(name, layout, patient_ids, samples, by, routed: bool) -> list[float]:
+def scenario(name, layout, patient_ids, samples, by, routed: bool, rounds: int) -> list[float]:
     from django.db import transaction
 
     from registry.celery import app
@@ -94,10 +94,16 @@ def scenario(name, layout, patient_ids, samples, by, routed: bool) -> list[float
     ]
     try:
         time.sleep(6)  # the workers connect
-        tasks.enqueue_recompute(patient_ids, force=True)  # the bulk work, in batches
+        for _ in range(rounds):  # the bulk work, in batches: `rounds` x the cohort
+            tasks.enqueue_recompute(patient_ids, force=True)
         rng = random.Random(7)
         latencies = []
+        import redis
+
+        broker = redis.Redis.from_url(os.environ["BENCH_BROKER_URL"])
         for _ in range(samples):
+            if not broker.llen(queue):
+                break  # the bulk work is done: later samples would measure an idle worker
             patient_id = rng.choice(patient_ids)
             with transaction.atomic():
                 save_fact(
@@ -118,8 +124,7 @@ def scenario(name, layout, patient_ids, samples, by, routed: bool) -> list[float
             )
             latencies.append(time.perf_counter() - saved if fresh else float("inf"))
             time.sleep(1.0)
-        bulk_left = PatientState.objects.filter(stale=True).count()
-        print(f"{name}: bulk still running at the end of sampling: {bulk_left > 0}", flush=True)
+        print(f"{name}: {len(latencies)} saves sampled while the bulk work ran", flush=True)
         return latencies
     finally:
         for worker in workers:
@@ -131,7 +136,10 @@ def scenario(name, layout, patient_ids, samples, by, routed: bool) -> list[float
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--patients", type=int, default=600)
-    parser.add_argument("--samples", type=int, default=12)
+    parser.add_argument("--samples", type=int, default=15)
+    parser.add_argument(
+        "--rounds", type=int, default=4, help="the cohort is queued this many times (bulk work)"
+    )
     parser.add_argument(
         "--postgres", default=os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432")
     )
@@ -172,7 +180,9 @@ def main() -> int:
     app._pool = None
     app.amqp._producer_pool = None
 
-    baseline = scenario("baseline", [(["{q}"], 2)], ids, args.samples, by, routed=False)
+    baseline = scenario(
+        "baseline", [(["{q}"], 2)], ids, args.samples, by, routed=False, rounds=args.rounds
+    )
     now = scenario(
         "now",
         [(["{q}.interactive", "{q}"], 2), (["{q}.interactive"], 1)],
@@ -180,8 +190,9 @@ def main() -> int:
         args.samples,
         by,
         routed=True,
+        rounds=args.rounds,
     )
-    print(f"patients: {len(ids)}; samples per layout: {args.samples}")
+    print(f"patients: {len(ids)}, queued {args.rounds} times as the bulk work")
     for name, values in (("baseline (one queue)", baseline), ("now (interactive queue)", now)):
         print(
             f"{name}: p50 {statistics.median(values):.2f} s, p95 {percentile(values, 0.95):.2f} s, "

@@ -26,7 +26,6 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy import stats
 
 from registry.clinical.concordance import concordance
 from registry.clinical.survival import Z95, chi2_p
@@ -128,6 +127,7 @@ def cox_fit(
     ties: str = "efron",
 ) -> CoxResult:  # fmt: skip
     """Fit the model and summarise it as R's `summary(coxph)` (§4b); DesignError if it cannot."""
+    from scipy import stats
     from statsmodels.duration.hazard_regression import PHReg
 
     if ties not in TIES:

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from scipy import stats
-
 
 class Proportion(NamedTuple):
     count: int
@@ -26,6 +24,8 @@ def clopper_pearson(count: int, n: int, level: float = 0.95) -> Proportion:
         return Proportion(count, n, None, (None, None))
     if not 0 <= count <= n:
         raise ValueError("count must lie between 0 and n")
+    from scipy import stats  # here, not at import: scipy.stats costs every process a second
+
     alpha = 1 - level
     lower = 0.0 if count == 0 else float(stats.beta.ppf(alpha / 2, count, n - count + 1))
     upper = 1.0 if count == n else float(stats.beta.ppf(1 - alpha / 2, count + 1, n - count))
