@@ -7,6 +7,9 @@ RUNTIME := $(VENV)/.runtime-stamp
 STAMP := $(VENV)/.dev-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# One xdist worker more than cores: a third of the suite waits on subprocesses
+# (gunicorn, Celery workers, Chromium, PostgreSQL), and the spare worker fills that time.
+TEST_WORKERS ?= $(shell $(PYTHON) -c 'import os; print((os.cpu_count() or 1) + 1)')
 
 .PHONY: install run test setup lint format bench demo clean lock
 
@@ -37,7 +40,7 @@ run: $(RUNTIME)
 
 test: export LUTETIA_TESTING = 1
 test: $(STAMP)
-	$(PY) -m pytest -n auto --dist loadgroup -q $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup -q $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

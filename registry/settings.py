@@ -132,7 +132,9 @@ TEMPLATES = [
 DATABASES = {
     "default": (
         dj_database_url.parse(
-            os.environ["DATABASE_URL"], conn_max_age=envint("DATABASE_CONN_MAX_AGE", 0)
+            os.environ["DATABASE_URL"],
+            conn_max_age=envint("DATABASE_CONN_MAX_AGE", 0 if TESTING else 60),
+            conn_health_checks=True,
         )
         if os.environ.get("DATABASE_URL")
         else {"ENGINE": "django.db.backends.sqlite3", "NAME": BASE_DIR / "lutetia.sqlite3"}

@@ -25,6 +25,8 @@ import pytest
 from tests.services import need_redis
 
 ROOT = Path(__file__).resolve().parents[1]
+# On one xdist worker, so the migrated database (the module fixture) is built once.
+pytestmark = pytest.mark.xdist_group("gunicorn")
 BIN = Path(sys.executable).parent
 PASSWORD = "Tardis-blue-42-long"
 RATE = 6  # token requests a minute from one address

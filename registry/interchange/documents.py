@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import QuerySet
 
 from registry.derive.schedule import schedule_recompute
@@ -101,9 +101,42 @@ def import_document(
         return ImportResult(
             errors=[ImportError("$", f"The registry changed during the import ({exc}); retry.")]
         )
+    if result.created + result.updated >= ANALYZE_AFTER_PATIENTS:
+        analyze_fact_tables()
     if progress:
         progress(1.0)
     return result
+
+
+# An import that writes this many patients refreshes PostgreSQL's planner statistics:
+# autovacuum gets to it only later, and until then the dashboard's queries plan for
+# the empty tables they were (seen: 5.8 s before ANALYZE, 0.7 s after, issue 17).
+ANALYZE_AFTER_PATIENTS = 500
+
+
+def analyze_fact_tables() -> None:
+    """ANALYZE the tables an import fills and the recompute reads (PostgreSQL only)."""
+    if connection.vendor != "postgresql":
+        return
+    from registry import models
+
+    tables = [
+        model._meta.db_table
+        for model in (
+            models.Patient,
+            models.PatientIdentity,
+            models.Course,
+            models.Cycle,
+            models.LabResult,
+            models.Scan,
+            models.LesionMeasurement,
+            models.AdverseEvent,
+            models.ClinicalProgression,
+            models.PatientState,
+        )
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE " + ", ".join(map(connection.ops.quote_name, tables)))
 
 
 def _write(checked, *, by, progress: Progress | None) -> tuple[ImportResult, list[int]]:

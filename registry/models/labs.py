@@ -43,6 +43,8 @@ class LabResult(ClinicalRecord):
         indexes = [
             # The patient page and recompute read a patient's labs by date.
             models.Index(fields=["patient", "date"], name="lab_patient_date"),
+            # The API's list order (api.views.facts): pages without a sort of every lab.
+            models.Index(fields=["date", "analyte", "id"], name="lab_list_order"),
         ]
         constraints = [
             models.CheckConstraint(condition=models.Q(value__gte=0), name="lab_value_not_negative"),

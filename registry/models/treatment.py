@@ -73,6 +73,10 @@ class Cycle(ClinicalRecord):
 
     class Meta:
         ordering = ["course", "date"]
+        indexes = [
+            # The API's list order (api.views.facts).
+            models.Index(fields=["date", "id"], name="cycle_list_order"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(administered_gbq__gt=0, administered_gbq__lte=15),
