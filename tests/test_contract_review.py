@@ -506,12 +506,13 @@ def test_operator_commands_in_subprocesses(tmp_path):
     assert "8 created" in done.stdout
     assert done.stderr == ""  # nothing reaches for a broker when tasks run in-process
 
-    exports = {}
+    exports, stdout = {}, {}
     for debug in ("0", "1"):
         run = manage(
             first, "export_cohort", DEBUG=debug, LOG_LEVEL="DEBUG" if debug == "1" else "INFO"
         )
         assert run.returncode == 0, run.stderr
+        stdout[debug] = run.stdout
         exports[debug] = json.loads(run.stdout)  # nothing but the document on stdout
     assert exports["0"] == exports["1"]
     exported = exports["0"]
@@ -529,7 +530,7 @@ def test_operator_commands_in_subprocesses(tmp_path):
 
     # export → import into an empty registry → export: identical.
     dumped = tmp_path / "out.json"
-    dumped.write_text(manage(first, "export_cohort").stdout, encoding="utf-8")
+    dumped.write_text(stdout["0"], encoding="utf-8")
     assert manage(second, "import_cohort", str(dumped)).returncode == 0
     assert json.loads(manage(second, "export_cohort").stdout) == exported
     again = manage(second, "import_cohort", str(dumped))

@@ -84,8 +84,7 @@ FORM_JUNK = [
     "abc",
     "-1",
     "1e309",
-    "NaN",
-    "Infinity",
+    "NaN",  # float() reads "Infinity" as it reads 1e309: one of them is enough
     "0001-01-01",
     "9999-12-31",
     "9" * 30,
@@ -94,6 +93,10 @@ FORM_JUNK = [
     XSS,
 ]
 CHOICE_JUNK = ["", "abc", "9" * 30, XSS]
+# Each query parameter on its own gets the values most likely to break a parser; the
+# whole QUERY_JUNK list goes to every parameter at once (CI time: every page times every
+# parameter times every value was the slowest part of the suite).
+QUERY_JUNK_EACH = ["__class__", "1e309", "9" * 30, "x" * 5000, "\x00", XSS]
 
 
 # ------------------------------------------------------------------ the world
@@ -772,7 +775,7 @@ def test_junk_query_parameters_never_500(world, role, area, shard):
         params = _params_for(route)
         for junk in QUERY_JUNK:
             requests = [dict.fromkeys(params, junk)]
-            if _reads_query(route):
+            if _reads_query(route) and junk in QUERY_JUNK_EACH:
                 requests += [{p: junk} for p in params]
             for query in requests:
                 response = client.get(url, query)

@@ -20,7 +20,8 @@ from registry.research.incidence import competing_events, cumulative_incidence
 from registry.research.report import cohort_report
 from tests.api.conftest import client_for
 
-pytestmark = pytest.mark.django_db
+# One xdist worker for the module, so its cohort (demo_cohort below) is built once.
+pytestmark = [pytest.mark.django_db, pytest.mark.xdist_group("analyses")]
 
 
 @pytest.fixture(scope="module")
