@@ -16,12 +16,12 @@ TEST_WORKERS ?= auto
 $(RUNTIME): pyproject.toml requirements.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet --no-compile -r requirements.lock
+	$(PY) -m pip install --quiet --no-compile --no-deps -r requirements.lock
 	$(PY) -m pip install --quiet --no-deps -e .
 	touch $(RUNTIME)
 
 $(STAMP): $(RUNTIME) requirements-dev.lock
-	$(PY) -m pip install --quiet --no-compile -r requirements-dev.lock
+	$(PY) -m pip install --quiet --no-compile --no-deps -r requirements-dev.lock
 	touch $(STAMP)
 
 setup: $(STAMP)

@@ -27,6 +27,13 @@ def skip_or_fail(reason: str) -> None:
     pytest.skip(reason)
 
 
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 nothing listens on, for a server a test starts."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 @cache
 def _port_open(host: str, port: int) -> bool:
     try:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.services import need_redis
+from tests.services import free_port, need_redis
 
 ROOT = Path(__file__).resolve().parents[1]
 # On one xdist worker, so the migrated database (the module fixture) is built once.
@@ -30,12 +30,6 @@ pytestmark = pytest.mark.xdist_group("gunicorn")
 BIN = Path(sys.executable).parent
 PASSWORD = "Tardis-blue-42-long"
 RATE = 6  # token requests a minute from one address
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _production_env(tmp: Path, **extra: str) -> dict[str, str]:
@@ -77,7 +71,7 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 
 class Gunicorn:
     def __init__(self, env: dict[str, str], tmp: Path, workers: int = 3):
-        self.port = _free_port()
+        self.port = free_port()
         self.log = tmp / "access.log"
         self.process = subprocess.Popen(
             [

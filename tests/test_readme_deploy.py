@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.services import _port_open, need_redis, skip_or_fail
+from tests.services import _port_open, free_port, need_redis, skip_or_fail
 
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "Readme-block-42-long"
@@ -38,12 +38,6 @@ def readme_block() -> str:
     text = (ROOT / "README.md").read_text()
     section = text[text.index("### On PostgreSQL and Redis") :]
     return re.search(r"```sh\n(.*?)```", section, re.S).group(1)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Browser:
@@ -93,7 +87,7 @@ def test_the_readme_block_serves_pages_api_and_worker(tmp_path):
     db = f"lutetia_readme_{uuid.uuid4().hex[:8]}"
     redis_url = redis.rsplit("/", 1)[0] + "/11"
     subprocess.run(["redis-cli", "-u", redis_url, "flushdb"], capture_output=True)
-    port = _free_port()
+    port = free_port()
     env = {
         k: v
         for k, v in os.environ.items()
