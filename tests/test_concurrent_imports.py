@@ -29,13 +29,13 @@ def test_the_loser_of_a_concurrent_import_is_told_to_retry(reference, monkeypatc
     for site in doc["sites"]:
         factories.SiteFactory(code=site["code"], name=site["name"])
     both_checked = threading.Barrier(2, timeout=30)
-    ensure_sites = documents._ensure_sites
+    write = documents.ImportWriter.write
 
-    def after_both_have_looked(*args):
+    def after_both_have_looked(self, *args, **kwargs):
         both_checked.wait()  # each has read "no such patient" before either writes
-        return ensure_sites(*args)
+        return write(self, *args, **kwargs)
 
-    monkeypatch.setattr(documents, "_ensure_sites", after_both_have_looked)
+    monkeypatch.setattr(documents.ImportWriter, "write", after_both_have_looked)
     monkeypatch.setattr(documents, "schedule_recompute", lambda ids: None)
 
     def run(_):

@@ -50,12 +50,13 @@ def test_the_policy_is_strict(client, cohort):
 @pytest.mark.parametrize(
     ("user", "path", "drawn"),
     [
-        ("rita", "/research/", "#plot-km .main-svg"),
+        # The dashboard's Plotly charts also run under the policy in tests/e2e/test_research.py,
+        # whose console-error guard fails on any violation; the admin index is the changelist's
+        # static files again.
         ("rita", "/research/report/", "table"),
         ("anna", "PATIENT", ".js-plotly-plot .main-svg"),
         ("anna", "/api/v1/docs/", ".swagger-ui .opblock"),
         ("boss", "/admin/registry/patient/", "#changelist"),
-        ("boss", "/admin/", "#content-main"),
     ],
 )
 def test_pages_work_under_the_policy(guard, cohort, user, path, drawn):
