@@ -16,12 +16,12 @@ TEST_WORKERS ?= auto
 $(RUNTIME): pyproject.toml requirements.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet --no-compile --no-deps -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps -r requirements.lock
 	$(PY) -m pip install --quiet --no-deps -e .
 	touch $(RUNTIME)
 
 $(STAMP): $(RUNTIME) requirements-dev.lock
-	$(PY) -m pip install --quiet --no-compile --no-deps -r requirements-dev.lock
+	$(PY) -m pip install --quiet --no-deps -r requirements-dev.lock
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -39,6 +39,9 @@ run: $(RUNTIME)
 
 test: export LUTETIA_TESTING = 1
 test: $(STAMP)
+	@# Bytecode for our own code too: with PYTHONDONTWRITEBYTECODE set (as on CI's machine)
+	@# every subprocess a test starts would otherwise compile the project from source again.
+	$(PY) -m compileall -q registry api tests bench manage.py gunicorn.conf.py
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup -q $(PYTEST_ARGS)
 
 lint: $(STAMP)
