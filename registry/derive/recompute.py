@@ -101,12 +101,7 @@ def _recompute_loaded(loaded: LoadedPatient, *, force: bool, today: date | None)
     if not force and not loaded.stale:
         return "fresh"
     try:
-        outcome = evaluate_patient(
-            loaded.facts,
-            toxicity_window_days=settings.LUTETIA_TOXICITY_WINDOW_DAYS,
-            confirmation_days=settings.RESPONSE_CONFIRMATION_DAYS,
-            today=today or timezone.localdate(),
-        )
+        outcome = evaluate(loaded, today=today)
     except Exception as exc:
         # Kept for the patient page; the patient stays stale.
         PatientState.objects.filter(patient_id=patient_id).update(
@@ -114,6 +109,16 @@ def _recompute_loaded(loaded: LoadedPatient, *, force: bool, today: date | None)
         )
         raise
     return store_outcome(loaded, outcome)
+
+
+def evaluate(loaded: LoadedPatient, *, today: date | None = None) -> PatientOutcome:
+    """The engine on one patient's facts, with the configured rules (CLINICAL.md §5, §2c)."""
+    return evaluate_patient(
+        loaded.facts,
+        toxicity_window_days=settings.LUTETIA_TOXICITY_WINDOW_DAYS,
+        confirmation_days=settings.RESPONSE_CONFIRMATION_DAYS,
+        today=today or timezone.localdate(),
+    )
 
 
 def store_outcome(loaded: LoadedPatient, outcome: PatientOutcome) -> Status:

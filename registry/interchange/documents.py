@@ -27,7 +27,19 @@ from registry.interchange.facts import CHUNK, facts_of, facts_to_dict, load_fact
 from registry.interchange.schema import FORMAT
 from registry.interchange.scope import scope_errors
 from registry.interchange.write import ImportWriter
-from registry.models import Patient, Site
+from registry.models import (
+    AdverseEvent,
+    ClinicalProgression,
+    Course,
+    Cycle,
+    LabResult,
+    LesionMeasurement,
+    Patient,
+    PatientIdentity,
+    PatientState,
+    Scan,
+    Site,
+)
 
 __all__ = [
     "FORMAT",
@@ -118,21 +130,19 @@ def analyze_fact_tables() -> None:
     """ANALYZE the tables an import fills and the recompute reads (PostgreSQL only)."""
     if connection.vendor != "postgresql":
         return
-    from registry import models
-
     tables = [
         model._meta.db_table
         for model in (
-            models.Patient,
-            models.PatientIdentity,
-            models.Course,
-            models.Cycle,
-            models.LabResult,
-            models.Scan,
-            models.LesionMeasurement,
-            models.AdverseEvent,
-            models.ClinicalProgression,
-            models.PatientState,
+            Patient,
+            PatientIdentity,
+            Course,
+            Cycle,
+            LabResult,
+            Scan,
+            LesionMeasurement,
+            AdverseEvent,
+            ClinicalProgression,
+            PatientState,
         )
     ]
     with connection.cursor() as cursor:
