@@ -26,6 +26,14 @@ def may_see_identifiers(user) -> bool:
     return role_of(user) in (Role.CLINICIAN, Role.ADMIN)
 
 
+def may_export_pseudonymised(user) -> bool:
+    """Exports with exact dates: clinicians and admins (who see identifiers anyway), and
+    research staff an admin granted `registry.export_pseudonymised` to."""
+    if role_of(user) in (Role.CLINICIAN, Role.ADMIN):
+        return True
+    return role_of(user) is not None and user.has_perm("registry.export_pseudonymised")
+
+
 def may_write_clinical(user) -> bool:
     return role_of(user) in (Role.CLINICIAN, Role.ADMIN)
 

@@ -348,6 +348,8 @@ LUTETIA_EXPORT_RETENTION_DAYS = envint("LUTETIA_EXPORT_RETENTION_DAYS", 7)
 
 # --- Clinical settings (CLINICAL.md) -------------------------------------
 LUTETIA_TOXICITY_WINDOW_DAYS = envint("LUTETIA_TOXICITY_WINDOW_DAYS", 90)
+# §1: a course reaches its intended activity at this fraction of it (7.4 + 7.3 of 14.8 GBq).
+LUTETIA_INTENDED_ACTIVITY_FRACTION = envfloat("LUTETIA_INTENDED_ACTIVITY_FRACTION", 0.9)
 # §2c: off (None) unless set to a number of days.
 RESPONSE_CONFIRMATION_DAYS = envint("RESPONSE_CONFIRMATION_DAYS", 0) or None
 # §7: the Rotterdam values of the seed era.

@@ -21,6 +21,21 @@ from tests.test_research_report import AGES, SPEC, build_known_cohort
 
 D = dt.date
 IDENTIFYING = ("Name of K-", "HNK-", "1950-03-01", "1940-07-15", "Jan Jansen")
+# These tests compare exact dates: the researcher holds an admin's grant of
+# pseudonymised exports (tests/test_export_levels.py tests the levels and the refusals).
+EXACT = {"deid": "pseudonymised"}
+
+
+@pytest.fixture
+def researcher(researcher):
+    from django.contrib.auth.models import Permission
+
+    researcher.user_permissions.add(Permission.objects.get(codename="export_pseudonymised"))
+    return researcher
+
+
+def scope_of(user=None, **params) -> exports.ExportScope:
+    return exports.export_options(user or factories.UserFactory(role="admin"), params).scope()
 
 
 @pytest.fixture
@@ -95,7 +110,7 @@ def cohort(site, other_site, settings, tmp_path):
 
 
 def read_csv(client, table: str, **params) -> list[dict[str, str]]:
-    response = client.get(reverse("research_export_csv", args=[table]), params)
+    response = client.get(reverse("research_export_csv", args=[table]), {**EXACT, **params})
     assert response.status_code == 200
     assert isinstance(response, StreamingHttpResponse)
     text = b"".join(response.streaming_content).decode()
@@ -158,7 +173,7 @@ def test_long_tables(client, researcher, cohort):
     ] == [
         ("K-1", "platelets", "48.0", "10^9/L", "48.0", "10^9/L", "150.0", ""),
         ("K-1", "hemoglobin", "6.5", "mmol/L", "10.47", "g/dL", "", ""),
-        ("K-2", "creatinine", "1.2", "mg/dL", "106.08", "umol/L", "", "1.1"),
+        ("K-2", "creatinine", "1.2", "mg/dL", "106.1", "umol/L", "", "1.1"),  # 1 decimal
     ]
     assert labs[0]["analyte_label"] == "Platelets" and labs[0]["date"] == "2005-07-01"
 
@@ -200,20 +215,28 @@ def test_long_tables(client, researcher, cohort):
         (
             r["criteria"],
             r["response"],
-            r["total_mm"],
+            r["spd_mm2"],
             r["pct_vs_baseline"],
             r["days_from_start"],
             r["scan_date"],
         )
         for r in points
     ] == [("swog", "PR", "567.0", "-55.0", "92", "2005-09-01")]
+    assert points[0]["sod_mm"] == "" and points[0]["course_id"] == str(salvage_id(cohort))
     events = read_csv(client, "adverse_events")
     assert [(r["study_id"], r["term"], r["grade"], r["onset"]) for r in events] == [
         ("K-1", "Myelodysplastic syndrome", "4", "2008-02-01")
     ]
     assert "note" not in events[0]
     progressions = read_csv(client, "clinical_progressions")
-    assert progressions == [{"study_id": "K-2", "date": "2005-10-01"}]
+    assert [(r["study_id"], r["date"]) for r in progressions] == [("K-2", "2005-10-01")]
+    k2_salvage = cohort["K-2"].courses.get(phase="salvage").pk
+    assert progressions[0]["course_id"] == str(k2_salvage)  # inside the salvage course's window
+    assert int(progressions[0]["progression_id"]) > 0
+
+
+def salvage_id(cohort) -> int:
+    return cohort["K-1"].courses.get(phase="salvage").pk
 
 
 def test_the_filter_applies_to_every_table(client, researcher, cohort):
@@ -226,9 +249,10 @@ def test_the_filter_applies_to_every_table(client, researcher, cohort):
     assert read_csv(client, "labs", ttp_regular="long") == []
 
 
-def test_no_identifier_column_in_any_table():
+def test_no_identifier_column_in_any_table(db):
+    scope = scope_of()
     for table in exports.TABLES.values():
-        for header in exports.headers(table):
+        for header in exports.headers(table, scope):
             assert header not in {"name", "hospital_number", "birth_date"}
             assert "birth" not in header and header != "name"
 
@@ -237,8 +261,9 @@ def test_dictionary_describes_every_column(client, researcher, cohort):
     client.force_login(researcher)
     dictionary = read_csv(client, "dictionary")
     described = {(r["table"], r["variable"]) for r in dictionary}
+    scope = scope_of(**EXACT)
     for table in exports.TABLES.values():
-        for header in exports.headers(table):
+        for header in exports.headers(table, scope):
             assert (table.name, header) in described
     assert len(described) == len(dictionary)
     sex = next(r for r in dictionary if r["table"] == "patients" and r["variable"] == "sex")
@@ -249,13 +274,14 @@ def test_dictionary_describes_every_column(client, researcher, cohort):
 
 def test_xlsx_holds_the_same_rows_as_the_csv(client, researcher, cohort):
     client.force_login(researcher)
-    response = client.get(reverse("research_export_xlsx"))
+    response = client.get(reverse("research_export_xlsx"), EXACT)
     assert response.status_code == 200
     book = load_workbook(io.BytesIO(response.content), read_only=True)
-    assert book.sheetnames == ["dictionary", *exports.TABLES]
+    assert book.sheetnames == ["README", "dictionary", *exports.TABLES]
+    scope = scope_of(**EXACT)
     for name in ("patients", "labs", "lesions"):
         sheet = list(book[name].iter_rows(values_only=True))
-        assert list(sheet[0]) == exports.headers(exports.TABLES[name])
+        assert list(sheet[0]) == exports.headers(exports.TABLES[name], scope)
         csv_rows = read_csv(client, name)
         assert len(sheet) - 1 == len(csv_rows)
         for xrow, crow in zip(sheet[1:], csv_rows, strict=True):
@@ -300,8 +326,14 @@ def test_background_export_job(client, researcher, cohort, fmt, django_capture_o
         assert sorted(r[0] for r in patients) == ["K-1", "K-4"]
     else:
         archive = zipfile.ZipFile(io.BytesIO(data))
-        assert set(archive.namelist()) == {"dictionary.csv"} | {f"{t}.csv" for t in exports.TABLES}
-        text = archive.read("patients.csv").decode()
+        folder = archive.namelist()[0].split("/")[0]
+        assert folder.startswith("lutetia-salvage-r1-") and folder.endswith("-export")
+        assert {n.split("/", 1)[1] for n in archive.namelist()} == {
+            "dictionary.csv",
+            "README.txt",
+            "load.R",
+        } | {f"{t}.csv" for t in exports.TABLES}
+        text = archive.read(f"{folder}/patients.csv").decode()
         assert sorted(r["study_id"] for r in csv.DictReader(io.StringIO(text))) == ["K-1", "K-4"]
         assert not any(
             w in archive.read(n).decode() for n in archive.namelist() for w in IDENTIFYING
@@ -380,7 +412,8 @@ def test_export_job_through_a_real_worker(transactional_db, client, tmp_path, se
         )
         status = client.get(job["status_url"]).json()
         archive = zipfile.ZipFile(io.BytesIO(b"".join(client.get(status["download_url"]))))
-        patients = list(csv.DictReader(io.StringIO(archive.read("patients.csv").decode())))
+        name = next(n for n in archive.namelist() if n.endswith("/patients.csv"))
+        patients = list(csv.DictReader(io.StringIO(archive.read(name).decode())))
         assert sorted(r["study_id"] for r in patients) == sorted(SPEC)
         assert "registry.export_tasks.run_export" in worker.log()
     finally:
@@ -407,7 +440,7 @@ def test_text_a_spreadsheet_would_run_stays_text(client, researcher, cohort):
     assert {"other", "spleen"} <= {r["organ"] for r in lesions}
     assert all(not r["long_mm"].startswith("'") for r in lesions)  # numbers are left alone
 
-    response = client.get(reverse("research_export_xlsx"))
+    response = client.get(reverse("research_export_xlsx"), EXACT)
     book = load_workbook(io.BytesIO(response.content))
     cells = [c for row in book["patients"].iter_rows(min_row=2) for c in row]
     formula = [c for c in cells if c.value == k1.study_id]

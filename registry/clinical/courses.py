@@ -9,7 +9,7 @@ from datetime import date, timedelta
 from registry.clinical.facts import CourseFact
 
 DAYS_PER_MONTH = 30.4375
-INTENDED_ACTIVITY_TOLERANCE_GBQ = 0.05
+DEFAULT_INTENDED_ACTIVITY_FRACTION = 0.9
 PHASES: tuple[str, ...] = ("regular", "salvage")
 
 
@@ -56,19 +56,33 @@ def activity_sum(activities: Iterable[float]) -> float:
     return round(sum(activities), 6)
 
 
-def intended_reached(activity_gbq: float, intended_gbq: float | None) -> bool | None:
-    """Course sum ≥ intended − 0.05 GBq (CLINICAL.md §1 **Decision**).
+def intended_reached(
+    activity_gbq: float,
+    intended_gbq: float | None,
+    fraction: float = DEFAULT_INTENDED_ACTIVITY_FRACTION,
+) -> bool | None:
+    """Course sum ≥ `fraction` × intended activity (CLINICAL.md §1 **Decision**, the
+    setting `LUTETIA_INTENDED_ACTIVITY_FRACTION`, default 0.9).
 
-    So 7.4 + 7.35 reaches 14.8 GBq and 7.4 + 7.3 does not.  None when no
-    intended activity is recorded.
+    Administered activity varies by about ±10 % around the prescription, so
+    7.4 + 7.3 GBq is a full 14.8 GBq course (14.7 ≥ 13.32), while a missing or
+    halved cycle is not (7.4 < 13.32).  Both sides are rounded to 6 decimals,
+    so exactly 90 % reaches it.  None when no intended activity is recorded.
     """
     if intended_gbq is None:
         return None
-    return round(activity_gbq, 6) >= round(intended_gbq - INTENDED_ACTIVITY_TOLERANCE_GBQ, 6)
+    return round(activity_gbq, 6) >= round(fraction * intended_gbq, 6)
 
 
-def schedule_courses(courses: Iterable[CourseFact]) -> list[ScheduledCourse]:
+def schedule_courses(
+    courses: Iterable[CourseFact],
+    *,
+    intended_fraction: float = DEFAULT_INTENDED_ACTIVITY_FRACTION,
+) -> list[ScheduledCourse]:
     """Courses with cycles, ordered by start date, with round, window and activity (§1).
+
+    `intended_fraction` is the share of the intended activity that counts as
+    reached (`intended_reached`).
 
     Courses without any cycle have no start and are left out (data quality
     reports them).  Equal start dates are ordered by key.
@@ -99,7 +113,9 @@ def schedule_courses(courses: Iterable[CourseFact]) -> list[ScheduledCourse]:
                 activity_gbq=activity,
                 cumulative_activity_gbq=lifetime,
                 intended_activity_gbq=course.intended_activity_gbq,
-                intended_reached=intended_reached(activity, course.intended_activity_gbq),
+                intended_reached=intended_reached(
+                    activity, course.intended_activity_gbq, intended_fraction
+                ),
             )
         )
     return scheduled

@@ -64,7 +64,8 @@ def findings(
     `recist_too_many_targets`, `recist_too_many_targets_in_organ`,
     `recist_target_not_measurable`, `course_without_prior_progression`,
     `last_follow_up_before_course`, `no_last_follow_up`, `follow_up_overdue`,
-    `overlapping_courses`.
+    `overlapping_courses`, `completed_below_intended` (§1: stop reason
+    `completed` on a course that did not reach its intended activity).
     `outcome` (from `timeline.evaluate_patient`) supplies the progression
     dates under the chosen criteria; `timeline.findings(facts)` evaluates the
     patient first when no outcome is at hand.
@@ -83,6 +84,20 @@ def findings(
         if i > 0:
             found.extend(_sequence_findings(scheduled[i - 1], sc, label, by_key))
         found.extend(_follow_up_before_course(facts, sc, label))
+        evaluated = by_key.get(sc.key)
+        if (
+            sc.course.stop_reason == "completed"
+            and evaluated is not None
+            and evaluated.intended_reached is False
+        ):
+            found.append(
+                Finding(
+                    "completed_below_intended",
+                    f"The {label} is marked completed but {sc.activity_gbq:g} GBq is below "
+                    f"its intended {sc.intended_activity_gbq:g} GBq.",
+                    sc.key,
+                )
+            )
         found.extend(_blood_count_findings(facts, sc.key, sc.course.cycles, today))
     if facts.death_date is None and today is not None:
         if facts.last_follow_up is None:

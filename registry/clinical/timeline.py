@@ -23,6 +23,7 @@ from datetime import date
 
 from registry.clinical import ctcae, quality
 from registry.clinical.courses import (
+    DEFAULT_INTENDED_ACTIVITY_FRACTION,
     ScheduledCourse,
     activity_sum,
     in_window,
@@ -274,6 +275,7 @@ def evaluate_patient(
     confirmation_days: int | None = None,
     progression_criteria: str = "swog",
     today: date | None = None,
+    intended_fraction: float = DEFAULT_INTENDED_ACTIVITY_FRACTION,
 ) -> PatientOutcome:
     """Every derived value of a patient (CLINICAL.md §1–§3, §5, §8).
 
@@ -281,9 +283,10 @@ def evaluate_patient(
     `RESPONSE_CONFIRMATION_DAYS`, default off) and `progression_criteria`
     ("swog" default, or "recist"; drives `ttp`/`pfs`, while
     `ttp_by_criteria`/`pfs_by_criteria` hold both) are the settings.  `today`
-    enables the time-dependent data-quality checks of §8.
+    enables the time-dependent data-quality checks of §8. `intended_fraction`
+    is §1's `LUTETIA_INTENDED_ACTIVITY_FRACTION` (default 0.9).
     """
-    scheduled = schedule_courses(facts.courses)
+    scheduled = schedule_courses(facts.courses, intended_fraction=intended_fraction)
     courses = tuple(
         evaluate_course(
             facts,

@@ -118,6 +118,7 @@ def evaluate(loaded: LoadedPatient, *, today: date | None = None) -> PatientOutc
         toxicity_window_days=settings.LUTETIA_TOXICITY_WINDOW_DAYS,
         confirmation_days=settings.RESPONSE_CONFIRMATION_DAYS,
         today=today or timezone.localdate(),
+        intended_fraction=settings.LUTETIA_INTENDED_ACTIVITY_FRACTION,
     )
 
 

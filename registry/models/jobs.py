@@ -58,7 +58,9 @@ class ExportJob(Job):
     error = models.TextField(blank=True)
 
     class Meta(Job.Meta):
-        pass
+        permissions = [
+            ("export_pseudonymised", "Can export pseudonymised data (study ID and exact dates)")
+        ]
 
     def __str__(self) -> str:
         return f"export {self.pk} ({self.status})"

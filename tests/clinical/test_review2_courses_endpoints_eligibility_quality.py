@@ -192,13 +192,13 @@ def test_salvage_course_without_a_preceding_regular_course() -> None:
     ("activities", "intended", "reached"),
     [
         ((7.4,), 7.4, True),  # one cycle exactly as intended
-        ((7.35,), 7.4, True),  # 7.35 ≥ 7.4 − 0.05 = 7.35
-        ((7.349,), 7.4, False),  # 7.349 < 7.35
+        ((6.66,), 7.4, True),  # exactly 0.9 × 7.4
+        ((6.659,), 7.4, False),  # just below
         ((7.4, 7.4, 7.4), 22.2, True),  # float sum 22.200000000000003 is 22.2
-        ((7.4, 7.4, 7.35), 22.2, True),  # 22.15 ≥ 22.15
-        ((7.4, 7.4, 7.34), 22.2, False),  # 22.14 < 22.15
+        ((7.4, 7.4, 5.18), 22.2, True),  # 19.98 = 0.9 × 22.2
+        ((7.4, 7.4, 5.17), 22.2, False),  # 19.97
         ((7.4, 7.4, 7.4, 7.4), 29.6, True),
-        ((7.4, 7.4), 22.2, False),  # course stopped after two cycles: 14.8 < 22.15
+        ((7.4, 7.4), 22.2, False),  # course stopped after two cycles: 14.8 < 19.98
     ],
 )
 def test_intended_activity_reached_in_scheduled_courses(activities, intended, reached) -> None:

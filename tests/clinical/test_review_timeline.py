@@ -63,11 +63,12 @@ def patient(courses, *, labs=(), scans=(), progressions=(), last_follow_up=None,
 @pytest.mark.parametrize(
     ("activities", "intended", "reached"),
     [
-        ((7.4, 7.35), 14.8, True),  # 14.75 ≥ 14.8 − 0.05
-        ((7.4, 7.3), 14.8, False),  # 14.70 < 14.75
+        ((7.4, 7.35), 14.8, True),
+        ((7.4, 7.3), 14.8, True),  # 14.70 ≥ 0.9 × 14.8 = 13.32
+        ((7.4, 3.7), 14.8, False),  # a halved cycle: 11.1
         ((7.4, 7.4, 7.4), 22.2, True),
-        ((7.4, 7.4, 7.4, 7.35), 29.6, True),  # 29.55
-        ((7.4, 7.4, 7.4, 7.34), 29.6, False),  # 29.54
+        ((7.4, 7.4, 7.4, 4.44), 29.6, True),  # 26.64 = 0.9 × 29.6
+        ((7.4, 7.4, 7.4, 4.43), 29.6, False),  # 26.63
         ((7.4, 7.4, 7.5), 22.2, True),  # above is reached
         ((7.4,), None, None),  # no intended activity
     ],
@@ -91,7 +92,7 @@ def test_rounds_windows_and_cumulative_activity() -> None:
     assert [c.window_end for c in sc] == [D("2012-12-31"), D("2014-12-31"), None]
     assert [c.activity_gbq for c in sc] == pytest.approx([29.55, 14.8, 14.7])
     assert [c.cumulative_activity_gbq for c in sc] == pytest.approx([29.55, 44.35, 59.05])
-    assert [c.intended_reached for c in sc] == [True, True, False]
+    assert [c.intended_reached for c in sc] == [True, True, True]  # 14.7 of 14.8 is ≥ 90 %
     assert [c.n_cycles for c in sc] == [4, 2, 2]
 
 
@@ -356,3 +357,51 @@ def test_grade_3_not_recovered_is_graded_against_the_course_baseline() -> None:
     assert "toxicity_not_recovered" in elig_codes(patient([c], labs=labs))
     recovered = [*labs[:-1], lab("2012-05-30", "creatinine", 70, "umol/L")]  # 1.4 × 50 → 0
     assert "toxicity_not_recovered" not in elig_codes(patient([c], labs=recovered))
+
+
+@pytest.mark.parametrize(
+    ("fraction", "activities", "reached"),
+    [(1.0, (7.4, 7.35), False), (1.0, (7.4, 7.4), True), (0.5, (7.4,), True), (0.5, (7.3,), False)],
+)
+def test_the_intended_fraction_is_a_setting(fraction, activities, reached) -> None:
+    """§1: LUTETIA_INTENDED_ACTIVITY_FRACTION reaches the rule through schedule_courses."""
+    course = CourseFact(
+        1,
+        "salvage",
+        tuple(CycleFact(date(2010, 1 + 2 * i, 1), a) for i, a in enumerate(activities)),
+        14.8,
+    )
+    (sc,) = schedule_courses([course], intended_fraction=fraction)
+    assert sc.intended_reached is reached
+    assert intended_reached(sc.activity_gbq, 14.8, fraction) is reached
+
+
+def test_a_completed_course_below_its_intended_activity_is_a_finding() -> None:
+    """§1: stop reason `completed` on a course that did not reach its intended activity."""
+
+    def patient(stop: str, gbq: float) -> PatientFacts:
+        course = CourseFact(
+            1,
+            "salvage",
+            (CycleFact(date(2010, 1, 1), 7.4), CycleFact(date(2010, 3, 1), gbq)),
+            14.8,
+            stop_reason=stop,
+        )
+        return PatientFacts(
+            study_id="Q-1",
+            sex="F",
+            birth_date=None,
+            diagnosis_date=None,
+            last_follow_up=date(2011, 1, 1),
+            death_date=None,
+            weight_kg=None,
+            courses=(course,),
+            labs=(),
+            scans=(),
+            clinical_progressions=(),
+        )
+
+    codes = lambda p: [f.code for f in evaluate_patient(p).findings]  # noqa: E731
+    assert "completed_below_intended" in codes(patient("completed", 3.7))  # 11.1 < 13.32
+    assert "completed_below_intended" not in codes(patient("completed", 7.3))  # reached
+    assert "completed_below_intended" not in codes(patient("toxicity", 3.7))  # not "completed"

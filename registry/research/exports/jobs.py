@@ -12,10 +12,9 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from registry.models import ExportJob, JobStatus
-from registry.research.cohort import Cohort
-from registry.research.exports.tables import TABLES, count_rows
+from registry.research.exports.options import FORMATS, export_options
+from registry.research.exports.tables import count_rows, tables_for
 from registry.research.exports.writers import write_csv_zip, write_xlsx
-from registry.research.filters import parse_filter
 
 logger = logging.getLogger(__name__)
 
@@ -74,23 +73,24 @@ def run_export_job(job_id: int) -> None:
     job = ExportJob.objects.get(pk=job_id)
     try:
         user = get_user_model().objects.get(pk=job.created_by_id)
-        rf = parse_filter(job.params.get("filter", {}))
-        cohort = Cohort(user, rf)
-        tables = [TABLES[name] for name in job.params.get("tables") or TABLES]
-        total = max(count_rows(tables, cohort), 1)
+        # Checked again with the creator's current rights (a grant may have been withdrawn).
+        options = export_options(user, job.params.get("filter", {}), job.params)
+        scope = options.scope(created_at=job.created_at)
+        tables = tables_for(scope, job.params.get("tables"))
+        total = max(count_rows(tables, scope), 1)
 
         def progress(done: int) -> None:
             ExportJob.objects.filter(pk=job_id).update(progress=min(done / total, 0.99))
 
-        fmt = job.params.get("format", "xlsx")
-        suffix = ".xlsx" if fmt == "xlsx" else ".zip"
+        fmt = options.format
+        suffix = FORMATS[fmt].suffix
         final = export_dir() / f"export-{job_id}-{secrets.token_hex(8)}{suffix}"
         partial = final.with_suffix(final.suffix + ".part")
         with partial.open("wb") as out:
             if fmt == "xlsx":
-                write_xlsx(out, cohort, tables, progress)
+                write_xlsx(out, scope, tables, progress)
             else:
-                write_csv_zip(out, cohort, tables, progress)
+                write_csv_zip(out, scope, tables, progress, stat_formats=FORMATS[fmt].stat)
         partial.replace(final)
     except Exception as exc:
         # Recorded on the job, which the page shows; not re-raised, because a

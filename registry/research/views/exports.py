@@ -1,6 +1,7 @@
 """Cohort exports: streamed CSV tables, small XLSX workbooks, and background export jobs.
 
-Always the filtered cohort of the visible sites, always de-identified
+The filtered cohort or the whole registry of the visible sites, always
+without direct identifiers, with dates as the chosen level writes them
 (registry.research.exports decides the columns).
 """
 
@@ -17,26 +18,23 @@ from django.http import (
     HttpRequest,
     HttpResponse,
     JsonResponse,
+    QueryDict,
     StreamingHttpResponse,
 )
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
 
 from registry.models import ExportJob, JobStatus
 from registry.research import exports
-from registry.research.cohort import Cohort
 from registry.research.views.pages import error_page, filter_context, parse, research_page
 
 # --- Exports ---------------------------------------------------------------------
 
 
-def _export_tables(request: HttpRequest) -> list[exports.Table]:
-    names = [n for n in request.GET.getlist("tables") or request.POST.getlist("tables") if n]
-    unknown = [n for n in names if n not in exports.TABLES]
-    if unknown:
-        raise ValidationError({"tables": [f"Unknown table {', '.join(unknown)[:80]}."]})
-    return [exports.TABLES[n] for n in names] or list(exports.TABLES.values())
+def _options(request: HttpRequest, params=None) -> exports.ExportOptions:
+    return exports.export_options(request.user, request.GET, params or request.GET)
 
 
 @require_GET
@@ -46,10 +44,25 @@ def export_page(request: HttpRequest) -> HttpResponse:
     context = filter_context(request, rf, errors)
     if errors:
         return error_page(request, "research/export.html", context)
-    cohort = Cohort(request.user, rf)
+    try:
+        options = _options(request)
+    except ValidationError as exc:
+        context["errors"] = exc.message_dict
+        return error_page(request, "research/export.html", context)
+    scope = options.scope()
+    tables = exports.tables_for(scope)
+    counts = exports.table_counts(tables, scope)
     context.update(
-        tables=exports.TABLES.values(),
-        n_patients=cohort.queryset.count(),
+        options=options,
+        scope=scope,
+        tables=[(t, counts[t.name], scope.file_name(t.name, ".csv")) for t in tables],
+        n_patients=counts["patients"],
+        n_courses=counts["courses"],
+        coverages=exports.Coverage.choices,
+        levels=exports.levels_for(request.user),
+        formats=[(k, f.label) for k, f in exports.FORMATS.items()],
+        option_query=urlencode({"coverage": options.coverage, "deid": options.level}),
+        carry=[("coverage", options.coverage), ("deid", options.level)],
         jobs=ExportJob.objects.filter(created_by=request.user)[:10],
         direct_max=settings_direct_max(),
         retention_days=settings.LUTETIA_EXPORT_RETENTION_DAYS,
@@ -62,43 +75,40 @@ def settings_direct_max() -> int:
     return getattr(settings, "LUTETIA_EXPORT_DIRECT_MAX_ROWS", 200_000)
 
 
-def _cohort_or_400(request: HttpRequest):
-    rf, errors = parse(request)
-    if errors:
-        return None, JsonResponse(errors, status=400)
-    return Cohort(request.user, rf), None
+def _attachment(response: HttpResponse, name: str) -> HttpResponse:
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
 
 
 @require_GET
 @research_page
 def export_csv(request: HttpRequest, table: str) -> HttpResponse:
-    """One table as CSV, streamed row by row whatever its size."""
+    """One table (or the dictionary) as CSV, streamed row by row whatever its size."""
+    if table != "dictionary" and table not in exports.TABLES:
+        raise Http404("No such table.")
+    try:
+        scope = _options(request).scope()
+    except ValidationError as exc:
+        return JsonResponse(exc.message_dict, status=400)
     if table == "dictionary":
-        body = exports.stream_dictionary_csv()
+        body = exports.stream_dictionary_csv(scope)
     else:
-        if table not in exports.TABLES:
-            raise Http404("No such table.")
-        cohort, error = _cohort_or_400(request)
-        if error:
-            return error
-        body = exports.stream_table_csv(exports.TABLES[table], cohort)
+        body = exports.stream_table_csv(exports.tables_for(scope, [table])[0], scope)
     response = StreamingHttpResponse(body, content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="lutetia-{table}.csv"'
-    return response
+    return _attachment(response, scope.file_name(table, ".csv"))
 
 
 @require_GET
 @research_page
 def export_xlsx(request: HttpRequest) -> HttpResponse:
     """A small cohort's workbook, built in the request; large ones go to a task."""
-    cohort, error = _cohort_or_400(request)
-    if error:
-        return error
     try:
-        tables = _export_tables(request)
+        options = _options(request)
     except ValidationError as exc:
         return JsonResponse(exc.message_dict, status=400)
-    if exports.count_rows(tables, cohort) > settings_direct_max():
+    scope = options.scope()
+    tables = exports.tables_for(scope, options.tables)
+    if exports.count_rows(tables, scope) > settings_direct_max():
         return JsonResponse(
             {"detail": "This export is large: start it as a background export instead."},
             status=400,
@@ -106,34 +116,34 @@ def export_xlsx(request: HttpRequest) -> HttpResponse:
     response = HttpResponse(
         content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     )
-    exports.write_xlsx(response, cohort, tables)
-    response["Content-Disposition"] = 'attachment; filename="lutetia-cohort.xlsx"'
-    return response
+    exports.write_xlsx(response, scope, tables)
+    return _attachment(response, scope.file_name("export", ".xlsx"))
 
 
 @require_POST
 @research_page
 def export_job_create(request: HttpRequest) -> HttpResponse:
-    """Queue a background export of the filtered cohort (after commit); answer its status URL."""
+    """Queue a background export (after commit); answer its status URL.
+
+    The filter comes in the query string, the options in the form."""
     from registry.research import tasks as export_tasks
 
-    rf, errors = parse(request)
-    fmt = request.POST.get("format", "xlsx")
-    if fmt not in ("xlsx", "csv"):
-        errors = {**errors, "format": ["Must be xlsx or csv."]}
     try:
-        tables = [t.name for t in _export_tables(request)]
+        options = exports.export_options(request.user, request.GET, _merged(request))
     except ValidationError as exc:
-        errors = {**errors, **exc.message_dict}
-    if errors:
-        return JsonResponse(errors, status=400)
+        return JsonResponse(exc.message_dict, status=400)
     with transaction.atomic():
-        job = ExportJob.objects.create(
-            created_by=request.user,
-            params={"filter": rf.as_params(), "format": fmt, "tables": tables},
-        )
+        job = ExportJob.objects.create(created_by=request.user, params=options.job_params())
         export_tasks.start_export(job)
     return JsonResponse(_job_json(job), status=202)
+
+
+def _merged(request: HttpRequest) -> QueryDict:
+    """The form's options, falling back to the query string's."""
+    merged = request.GET.copy()
+    for key in request.POST:
+        merged.setlist(key, request.POST.getlist(key))
+    return merged
 
 
 def _job_for(request: HttpRequest, pk: int) -> ExportJob:
@@ -176,6 +186,13 @@ def export_job_download(request: HttpRequest, pk: int) -> FileResponse:
     path = Path(job.file_path)
     if job.status != JobStatus.DONE or not path.is_file():
         raise Http404("This export is not ready.")
-    return FileResponse(
-        path.open("rb"), as_attachment=True, filename=f"lutetia-export-{pk}{path.suffix}"
-    )
+    return FileResponse(path.open("rb"), as_attachment=True, filename=_job_file_name(job, path))
+
+
+def _job_file_name(job: ExportJob, path: Path) -> str:
+    """`lutetia-salvage-r1-2026-12-01-export-12.zip`: the cohort, the day and the job."""
+    try:
+        options = exports.export_options(job.created_by, job.params.get("filter", {}), job.params)
+    except ValidationError:
+        return f"lutetia-export-{job.pk}{path.suffix}"
+    return options.scope(created_at=job.created_at).file_name(f"export-{job.pk}", path.suffix)

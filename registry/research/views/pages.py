@@ -38,7 +38,18 @@ from registry.research.report import cohort_report, paper_report
 from registry.research.views.tables import build_sections
 
 EXPORT_PARAMS = frozenset(
-    {"drill", "page", "tables", "format", "progression_curve", "cox", "cox_ties", "cox_reference"}
+    {
+        "drill",
+        "page",
+        "tables",
+        "format",
+        "coverage",
+        "deid",
+        "progression_curve",
+        "cox",
+        "cox_ties",
+        "cox_reference",
+    }
 )
 
 
