@@ -166,8 +166,7 @@ def main() -> int:
     from django.db.models import Q
 
     from registry.research import exports
-    from registry.research.cohort import Cohort
-    from registry.research.filters import CohortFilter
+    from registry.research.filters import CohortFilter, ResearchFilter
 
     started = time.perf_counter()
     populate(args.patients, args.rows)
@@ -178,10 +177,9 @@ def main() -> int:
     )
 
     admin = get_user_model().objects.create_superuser("bench", "b@example.org", "x" * 16)
-    everyone = Cohort(admin, CohortFilter())
-    small = Cohort(
-        admin, CohortFilter(extra=Q(patient__study_id__lt=f"B-{args.patients // 100:06d}"))
-    )
+    everyone = exports.ExportScope(admin, ResearchFilter(cohort=CohortFilter()))
+    narrowed = CohortFilter(extra=Q(patient__study_id__lt=f"B-{args.patients // 100:06d}"))
+    small = exports.ExportScope(admin, ResearchFilter(cohort=narrowed))
     labs = exports.TABLES["labs"]
 
     def stream(outcomes):
@@ -197,7 +195,8 @@ def main() -> int:
 
     def naive(outcomes, limit: int):
         def work() -> int:
-            rows = list(exports.table_queryset(labs, outcomes).values(*labs.paths())[:limit])
+            query = exports.table_queryset(labs, outcomes).values(*labs.paths(outcomes))
+            rows = list(query[:limit])
             return len(rows)
 
         return work

@@ -1188,7 +1188,7 @@ def test_units_cohort_report_and_every_filter(adm, django_capture_on_commit_call
         "reverse_km": {"median_months": months(500), "ci95": [months(400), None]},
     }
     assert report["cumulative_activity_gbq"] == {"median": 14.8, "min": 14.7, "max": 14.8}
-    assert report["intended_activity_reached"] == 3  # D: 7.4 + 7.3 < 14.8 − 0.05
+    assert report["intended_activity_reached"] == 4  # D: 7.4 + 7.3 ≥ 0.9 × 14.8 (§1)
 
     def get(**params):
         answer = adm.get("/api/v1/reports/cohort/", params)

@@ -289,8 +289,9 @@ class ResearchFilter:
 
     @property
     def selected(self) -> CohortFilter:
-        """The CohortFilter the shared selector runs with (research narrowing included)."""
-        q = Q()
+        """The CohortFilter the shared selector runs with (research narrowing included,
+        on top of any narrowing the cohort filter already carries)."""
+        q = self.cohort.extra if self.cohort.extra is not None else Q()
         if self.start_from:
             q &= Q(start__gte=self.start_from)
         if self.start_to:

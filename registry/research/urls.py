@@ -7,6 +7,7 @@ from registry.research import views as research
 urlpatterns = [
     path("", research.dashboard, name="research_dashboard"),
     path("report/", research.report, name="research_report"),
+    path("report.pdf", research.report_pdf, name="research_report_pdf"),
     path("patients/", research.patients, name="research_patients"),
     path("export/", research.export_page, name="research_export"),
     path("export/cohort.xlsx", research.export_xlsx, name="research_export_xlsx"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 import zipfile
 from pathlib import Path
 
@@ -101,7 +102,9 @@ def test_downloads_are_deidentified(guard, cohort):
 
     with page.expect_download() as info:
         page.locator("#download-xlsx").click()
-    assert info.value.suggested_filename == "lutetia-cohort.xlsx"
+    assert re.fullmatch(
+        r"lutetia-salvage-r1-\d{4}-\d\d-\d\d-export\.xlsx", info.value.suggested_filename
+    )
     book = load_workbook(io.BytesIO(Path(info.value.path()).read_bytes()), read_only=True)
     patients = list(book["patients"].iter_rows(values_only=True))
     assert len(patients) - 1 == cohort
@@ -127,8 +130,12 @@ def test_downloads_are_deidentified(guard, cohort):
     with page.expect_download() as info:
         link.click()
     archive = zipfile.ZipFile(info.value.path())
-    assert "dictionary.csv" in archive.namelist()
-    for member in archive.namelist():
+    names = archive.namelist()
+    assert any(n.endswith("/dictionary.csv") for n in names)
+    assert any(n.endswith("/README.txt") for n in names) and any(
+        n.endswith("/load.R") for n in names
+    )
+    for member in (n for n in names if n.endswith(".csv")):
         rows = list(csv.reader(io.StringIO(archive.read(member).decode())))
         assert not IDENTIFIER_COLUMNS & set(rows[0]), member
 

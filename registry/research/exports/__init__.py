@@ -10,14 +10,13 @@ exports in a worker and purges old files. The names below are the package's
 public face, used by the research pages and the tasks.
 """
 
+from registry.research.exports.columns import Column, Table
 from registry.research.exports.jobs import export_dir, purge_expired_exports, run_export_job
 from registry.research.exports.options import FORMATS, ExportOptions, export_options, levels_for
 from registry.research.exports.scope import Coverage, ExportScope, Level, date_shift_days
 from registry.research.exports.tables import (
     DICTIONARY_HEADER,
     TABLES,
-    Column,
-    Table,
     count_rows,
     dictionary_rows,
     headers,

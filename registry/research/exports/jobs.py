@@ -77,7 +77,9 @@ def run_export_job(job_id: int) -> None:
         options = export_options(user, job.params.get("filter", {}), job.params)
         scope = options.scope(created_at=job.created_at)
         tables = tables_for(scope, job.params.get("tables"))
-        total = max(count_rows(tables, scope), 1)
+        # Each stat-package format writes every row once more after the CSVs.
+        passes = 1 + len(FORMATS[options.format].stat)
+        total = max(count_rows(tables, scope) * passes, 1)
 
         def progress(done: int) -> None:
             ExportJob.objects.filter(pk=job_id).update(progress=min(done / total, 0.99))

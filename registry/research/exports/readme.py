@@ -19,12 +19,8 @@ from django.utils import timezone
 from registry.access import role_of
 from registry.clinical.courses import DAYS_PER_MONTH
 from registry.clinical.units import CANONICAL_UNIT
+from registry.research.exports.columns import CANONICAL_DECIMALS, SIGNIFICANT_DIGITS, Table
 from registry.research.exports.scope import Coverage, ExportScope, Level
-from registry.research.exports.tables import (
-    CANONICAL_DECIMALS,
-    SIGNIFICANT_DIGITS,
-    Table,
-)
 
 LEVEL_TEXT = {
     Level.PSEUDONYMISED: (
@@ -156,135 +152,143 @@ def readme_lines(
     return lines
 
 
+# The definitions every README writes out, with the settings of the export filled in.
+DEFINITIONS: tuple[tuple[str, str], ...] = (
+    (
+        "Courses and phases",
+        "A course is a run of cycles of one phase: regular (the initial course) or salvage "
+        "(additional cycles after progression). Courses of one phase are numbered by date: "
+        "round 1, 2, … A course starts on its first cycle's date; its window runs from its "
+        "start to the day before the patient's next course starts (or is open).",
+    ),
+    (
+        "Time origin and months",
+        "Every time-to-event variable (ttp_*, pfs_*, os_*, follow_up_months) is measured "
+        "from the course start. Months = days / {days_per_month}. "
+        "days_from_start counts days from the course start.",
+    ),
+    (
+        "Activity",
+        "activity_gbq is the sum of administered activity of the course; "
+        "cumulative_activity_before_gbq of the patient's earlier courses; "
+        "lifetime_activity_gbq of all courses. Intended activity reached: the course's sum "
+        "is at least {fraction:g} × the intended activity (blank without one).",
+    ),
+    (
+        "Baseline and follow-up scans",
+        "The baseline scan of a course is the latest scan dated on or before the course "
+        "start and no more than 120 days before it. Follow-up scans are after the course "
+        "start, inside the course window. Without a baseline every time point is NE.",
+    ),
+    (
+        "SWOG with minor response (spd_mm2, best_swog)",
+        "Each target lesion contributes long × short diameter; the sum of products (SPD, "
+        "mm²) adds all targets. pct = (SPD − SPD at baseline) / SPD at baseline × 100. "
+        "First rule that applies: PD = a new lesion, a non-target lesion progressing, or "
+        "SPD ≥ 1.25 × nadir (the smallest SPD at baseline or an earlier follow-up) with "
+        "SPD > 0; CR = every target 0, no non-target present, no new lesion; PR = pct ≤ "
+        "−50; MR = −50 < pct ≤ −25; SD otherwise; NE = a target not evaluated (unless PD "
+        "is already met).",
+    ),
+    (
+        "RECIST 1.1 (sod_mm, best_recist)",
+        "Sum of diameters (SoD, mm): long diameter of non-nodal targets plus short axis of "
+        "nodal targets. Measurable at baseline: non-nodal ≥ 10 mm, nodal short axis ≥ 15 "
+        "mm; a target not measurable at baseline counts as non-target. CR = non-nodal "
+        "targets 0 and nodal short axes < 10 mm; PR = SoD ≤ 0.70 × baseline; PD = SoD ≥ "
+        "1.20 × nadir and at least 5 mm more, a non-target progressing, or a new lesion (a "
+        "new node only with short axis ≥ 10 mm); SD otherwise; NE = a target not "
+        "evaluated. RECIST has no MR.",
+    ),
+    (
+        "Best overall response (best_swog, best_recist)",
+        "The best time-point response (CR > PR > MR > SD) among follow-up scans up to and "
+        "including the first PD; PD if the first evaluable time point is PD; NE without a "
+        "follow-up scan. SD and MR count only on a scan 42 days or more after the course "
+        "start. "
+        "{confirmation}"
+        "A clinician may override the computed best response with a reason "
+        "(overridden = 1).",
+    ),
+    (
+        "Progression date (progression_date_*)",
+        "The earliest of the first follow-up scan with time-point response PD (under that "
+        "criteria) and a recorded clinical progression, both after the course start and "
+        "inside the course window.",
+    ),
+    (
+        "Censoring",
+        "A time without an event is censored at the patient's last follow-up date, or, "
+        "when that is missing, at the latest dated fact of the patient. A course followed "
+        "by another course without a recorded progression is censored the day before the "
+        "next course starts.",
+    ),
+    (
+        "TTP, PFS, OS, follow-up",
+        "TTP: course start to progression (event = 1); death without progression is "
+        "censored at the death date. PFS: start to progression or death, whichever is "
+        "first (event = 1). OS: start to death (event = 1), otherwise censored. "
+        "follow_up_months: start to last follow-up or death.",
+    ),
+    (
+        "TTP after regular therapy (ttp_regular_*)",
+        "The TTP (under the export's criteria) of the patient's regular course of round 1. "
+        "Groups at {cutoff:g} months: short = progression before it; long = TTP (event or "
+        "censored) at or after it; unclassified = censored before it; blank = no regular "
+        "course of round 1.",
+    ),
+    (
+        "Toxicity (grade_*)",
+        "CTCAE v5.0 grades from the labs: the worst grade of each analyte among labs dated "
+        "after the course start and no later than the last cycle + {window} days, inside "
+        "the course window (labs on the start date are pre-treatment). hematologic is the "
+        "worst of hemoglobin, platelets, wbc and neutrophils. Hemoglobin is graded in the "
+        "unit it was entered in. Creatinine takes the worse of the ULN grade and the grade "
+        "against its baseline (the latest value on or before the start, within 90 days); "
+        "ALT, AST and bilirubin are graded against the baseline when it was abnormal. "
+        "Blank = no lab of that analyte in the window.",
+    ),
+    (
+        "Default reference ranges (lln_used, uln_used)",
+        "Used when a lab carries none: platelets LLN 150, wbc LLN 4.0, neutrophils LLN "
+        "2.0, lymphocytes LLN 1.0 (10^9/L); hemoglobin LLN female 12.0 g/dL (7.5 mmol/L, "
+        "120 g/L), male and unknown 13.5 g/dL (8.5 mmol/L, 135 g/L); creatinine ULN female "
+        "90, male and unknown 110 umol/L; ALT ULN 45, AST ULN 40, ALP ULN 120 U/L; "
+        "bilirubin ULN 17 umol/L; converted into the unit the value was entered in.",
+    ),
+    (
+        "Canonical units",
+        "{canonical_units}. Conversions: hemoglobin g/L ÷ 10, mmol/L × 1.611; cell counts "
+        "10^3/uL × 1, /mm3 ÷ 1000; creatinine mg/dL × 88.4; bilirubin mg/dL × 17.1.",
+    ),
+    (
+        "Adverse events",
+        "Recorded by clinicians by CTCAE term and grade (e.g. MDS, kidney failure); not "
+        "derived from labs.",
+    ),
+    (
+        "Ages",
+        "Completed years at the course start (age_at_start) or at the first cycle "
+        "(age_at_first_cycle), computed from the real birth date before export.",
+    ),
+)
+
+
 def definitions(scope: ExportScope) -> list[tuple[str, str]]:
-    fraction = settings.LUTETIA_INTENDED_ACTIVITY_FRACTION
-    window = scope.filter.cohort.toxicity_window_days or settings.LUTETIA_TOXICITY_WINDOW_DAYS
     confirm = settings.RESPONSE_CONFIRMATION_DAYS
-    cutoff = scope.filter.ttp_regular_cutoff
-    return [
-        (
-            "Courses and phases",
-            "A course is a run of cycles of one phase: regular (the initial course) or salvage "
-            "(additional cycles after progression). Courses of one phase are numbered by date: "
-            "round 1, 2, … A course starts on its first cycle's date; its window runs from its "
-            "start to the day before the patient's next course starts (or is open).",
+    values = {
+        "days_per_month": DAYS_PER_MONTH,
+        "fraction": settings.LUTETIA_INTENDED_ACTIVITY_FRACTION,
+        "window": scope.filter.cohort.toxicity_window_days or settings.LUTETIA_TOXICITY_WINDOW_DAYS,
+        "cutoff": scope.filter.ttp_regular_cutoff,
+        "confirmation": (
+            f"CR and PR need a confirming scan at least {confirm} days later. "
+            if confirm
+            else "No confirmation scan is required. "
         ),
-        (
-            "Time origin and months",
-            "Every time-to-event variable (ttp_*, pfs_*, os_*, follow_up_months) is measured "
-            f"from the course start. Months = days / {DAYS_PER_MONTH}. "
-            "days_from_start counts days from the course start.",
-        ),
-        (
-            "Activity",
-            "activity_gbq is the sum of administered activity of the course; "
-            "cumulative_activity_before_gbq of the patient's earlier courses; "
-            "lifetime_activity_gbq of all courses. Intended activity reached: the course's sum "
-            f"is at least {fraction:g} × the intended activity (blank without one).",
-        ),
-        (
-            "Baseline and follow-up scans",
-            "The baseline scan of a course is the latest scan dated on or before the course "
-            "start and no more than 120 days before it. Follow-up scans are after the course "
-            "start, inside the course window. Without a baseline every time point is NE.",
-        ),
-        (
-            "SWOG with minor response (spd_mm2, best_swog)",
-            "Each target lesion contributes long × short diameter; the sum of products (SPD, "
-            "mm²) adds all targets. pct = (SPD − SPD at baseline) / SPD at baseline × 100. "
-            "First rule that applies: PD = a new lesion, a non-target lesion progressing, or "
-            "SPD ≥ 1.25 × nadir (the smallest SPD at baseline or an earlier follow-up) with "
-            "SPD > 0; CR = every target 0, no non-target present, no new lesion; PR = pct ≤ "
-            "−50; MR = −50 < pct ≤ −25; SD otherwise; NE = a target not evaluated (unless PD "
-            "is already met).",
-        ),
-        (
-            "RECIST 1.1 (sod_mm, best_recist)",
-            "Sum of diameters (SoD, mm): long diameter of non-nodal targets plus short axis of "
-            "nodal targets. Measurable at baseline: non-nodal ≥ 10 mm, nodal short axis ≥ 15 "
-            "mm; a target not measurable at baseline counts as non-target. CR = non-nodal "
-            "targets 0 and nodal short axes < 10 mm; PR = SoD ≤ 0.70 × baseline; PD = SoD ≥ "
-            "1.20 × nadir and at least 5 mm more, a non-target progressing, or a new lesion (a "
-            "new node only with short axis ≥ 10 mm); SD otherwise; NE = a target not "
-            "evaluated. RECIST has no MR.",
-        ),
-        (
-            "Best overall response (best_swog, best_recist)",
-            "The best time-point response (CR > PR > MR > SD) among follow-up scans up to and "
-            "including the first PD; PD if the first evaluable time point is PD; NE without a "
-            "follow-up scan. SD and MR count only on a scan 42 days or more after the course "
-            "start. "
-            + (
-                f"CR and PR need a confirming scan at least {confirm} days later. "
-                if confirm
-                else "No confirmation scan is required. "
-            )
-            + "A clinician may override the computed best response with a reason "
-            "(overridden = 1).",
-        ),
-        (
-            "Progression date (progression_date_*)",
-            "The earliest of the first follow-up scan with time-point response PD (under that "
-            "criteria) and a recorded clinical progression, both after the course start and "
-            "inside the course window.",
-        ),
-        (
-            "Censoring",
-            "A time without an event is censored at the patient's last follow-up date, or, "
-            "when that is missing, at the latest dated fact of the patient. A course followed "
-            "by another course without a recorded progression is censored the day before the "
-            "next course starts.",
-        ),
-        (
-            "TTP, PFS, OS, follow-up",
-            "TTP: course start to progression (event = 1); death without progression is "
-            "censored at the death date. PFS: start to progression or death, whichever is "
-            "first (event = 1). OS: start to death (event = 1), otherwise censored. "
-            "follow_up_months: start to last follow-up or death.",
-        ),
-        (
-            "TTP after regular therapy (ttp_regular_*)",
-            "The TTP (under the export's criteria) of the patient's regular course of round 1. "
-            f"Groups at {cutoff:g} months: short = progression before it; long = TTP (event or "
-            "censored) at or after it; unclassified = censored before it; blank = no regular "
-            "course of round 1.",
-        ),
-        (
-            "Toxicity (grade_*)",
-            "CTCAE v5.0 grades from the labs: the worst grade of each analyte among labs dated "
-            f"after the course start and no later than the last cycle + {window} days, inside "
-            "the course window (labs on the start date are pre-treatment). hematologic is the "
-            "worst of hemoglobin, platelets, wbc and neutrophils. Hemoglobin is graded in the "
-            "unit it was entered in. Creatinine takes the worse of the ULN grade and the grade "
-            "against its baseline (the latest value on or before the start, within 90 days); "
-            "ALT, AST and bilirubin are graded against the baseline when it was abnormal. "
-            "Blank = no lab of that analyte in the window.",
-        ),
-        (
-            "Default reference ranges (lln_used, uln_used)",
-            "Used when a lab carries none: platelets LLN 150, wbc LLN 4.0, neutrophils LLN "
-            "2.0, lymphocytes LLN 1.0 (10^9/L); hemoglobin LLN female 12.0 g/dL (7.5 mmol/L, "
-            "120 g/L), male and unknown 13.5 g/dL (8.5 mmol/L, 135 g/L); creatinine ULN female "
-            "90, male and unknown 110 umol/L; ALT ULN 45, AST ULN 40, ALP ULN 120 U/L; "
-            "bilirubin ULN 17 umol/L; converted into the unit the value was entered in.",
-        ),
-        (
-            "Canonical units",
-            ", ".join(f"{a}: {u}" for a, u in CANONICAL_UNIT.items())
-            + ". Conversions: hemoglobin g/L ÷ 10, mmol/L × 1.611; cell counts 10^3/uL × 1, "
-            "/mm3 ÷ 1000; creatinine mg/dL × 88.4; bilirubin mg/dL × 17.1.",
-        ),
-        (
-            "Adverse events",
-            "Recorded by clinicians by CTCAE term and grade (e.g. MDS, kidney failure); not "
-            "derived from labs.",
-        ),
-        (
-            "Ages",
-            "Completed years at the course start (age_at_start) or at the first cycle "
-            "(age_at_first_cycle), computed from the real birth date before export.",
-        ),
-    ]
+        "canonical_units": ", ".join(f"{a}: {u}" for a, u in CANONICAL_UNIT.items()),
+    }
+    return [(title, text.format(**values)) for title, text in DEFINITIONS]
 
 
 # --- R -------------------------------------------------------------------------------

@@ -39,7 +39,7 @@ from django.utils.crypto import salted_hmac
 from registry.access import visible_patients
 from registry.models import CourseOutcome, Cycle, Patient
 from registry.research.cohort import Cohort, regular_ttp_by_patient
-from registry.research.filters import ResearchFilter, ttp_regular_group
+from registry.research.filters import ResearchFilter, parse_filter, ttp_regular_group
 
 
 class Level(TextChoices):
@@ -149,12 +149,12 @@ class ExportScope:
             return "registry"
         cohort = self.filter.cohort
         base = f"{cohort.phase}-r{cohort.round}"
-        params = self.filter.as_params()
+        default = parse_filter({}).as_params()
         narrowing = {
             k: v
-            for k, v in params.items()
-            if k not in ("phase", "round", "criteria", "endpoint", "ttp_regular_cutoff")
-            and k != "strata"
+            for k, v in self.filter.as_params().items()
+            if k not in ("phase", "round", "endpoint", "strata", "conf_type")
+            and default.get(k) != v
         }
         if not narrowing:
             return base

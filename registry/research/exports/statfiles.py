@@ -17,8 +17,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from registry.research.exports.columns import Table
 from registry.research.exports.scope import ExportScope
-from registry.research.exports.tables import Table, iter_rows
+from registry.research.exports.tables import iter_rows
 
 STATA_NAME_MAX = 32
 STATA_LABEL_MAX = 80

@@ -18,13 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from registry.research.exports.columns import XLSX_MAX_ROWS, Table
 from registry.research.exports.readme import load_r, readme_lines
 from registry.research.exports.scope import ExportScope
 from registry.research.exports.statfiles import write_dta, write_sav
 from registry.research.exports.tables import (
     DICTIONARY_HEADER,
-    XLSX_MAX_ROWS,
-    Table,
     dictionary_rows,
     headers,
     iter_rows,
@@ -94,6 +93,12 @@ class _Counter:
         if self.callback and self.done % self.every == 0:
             self.callback(self.done)
 
+    def advance(self, rows: int) -> None:
+        """Rows written again in another format (a `.sav` of a table): progress only."""
+        self.done += rows
+        if self.callback:
+            self.callback(self.done)
+
 
 STAT_FORMATS = {"sav": ("spss", ".sav", write_sav), "dta": ("stata", ".dta", write_dta)}
 
@@ -140,12 +145,12 @@ def write_csv_zip(
             with tempfile.TemporaryDirectory() as tmp:
                 for table in tables:
                     path = Path(tmp) / f"{table.name}{suffix}"
-                    write(table, scope, path)
+                    counter.advance(write(table, scope, path))
                     archive.write(path, f"{folder}/{sub}/{table.name}{suffix}")
         _write_text(archive, f"{folder}/load.R", load_r(scope, tables, files))
         readme = readme_lines(scope, tables, counter.per_table, files)
         _write_text(archive, f"{folder}/README.txt", "\n".join(readme) + "\n")
-    return counter.done
+    return sum(counter.per_table.values())
 
 
 # --- XLSX ------------------------------------------------------------------

@@ -9,6 +9,7 @@ from registry.research.views.exports import (
     export_xlsx,
 )
 from registry.research.views.pages import dashboard, patients, report
+from registry.research.views.pdf import report_pdf
 
 __all__ = [
     "dashboard",
@@ -20,4 +21,5 @@ __all__ = [
     "export_xlsx",
     "patients",
     "report",
+    "report_pdf",
 ]

@@ -17,6 +17,7 @@ from django.http import (
     HttpResponse,
 )
 from django.shortcuts import render
+from django.utils import timezone
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET
 
@@ -27,6 +28,8 @@ from registry.research.analyses import survival_analysis
 from registry.research.cohort import Cohort
 from registry.research.cox import COVARIATES, cox_analysis, parse_cox_params
 from registry.research.drill import drill_rows
+from registry.research.exports.readme import describe_filter
+from registry.research.exports.scope import ExportScope, lutetia_version
 from registry.research.filters import (
     ENDPOINT_LABELS,
     STRATA_CHOICES,
@@ -34,6 +37,7 @@ from registry.research.filters import (
     parse_filter,
 )
 from registry.research.incidence import cumulative_incidence
+from registry.research.km_svg import cohort_km_figure
 from registry.research.report import cohort_report, paper_report
 from registry.research.views.tables import build_sections
 
@@ -176,8 +180,17 @@ def report(request: HttpRequest) -> HttpResponse:
     context = filter_context(request, rf, errors)
     if errors:
         return error_page(request, "research/report.html", context)
-    r = paper_report(Cohort(request.user, rf))
-    context.update(r=r, sections=build_sections(r, context["query"]))
+    cohort = Cohort(request.user, rf)
+    r = paper_report(cohort)
+    context.update(
+        r=r,
+        sections=build_sections(r, context["query"]),
+        # What the printed page says by itself (hidden on screen).
+        definition=describe_filter(ExportScope(request.user, rf)),
+        figure=cohort_km_figure(cohort),
+        made_at=timezone.localtime(),
+        version=lutetia_version(),
+    )
     return render(request, "research/report.html", context)
 
 
