@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, Protocol
 
+from registry.clinical import plausibility
 from registry.clinical.courses import ScheduledCourse, months_between, schedule_courses
 from registry.clinical.facts import CycleFact, PatientFacts
 from registry.clinical.response import (
@@ -44,6 +45,26 @@ class EvaluatedPatient(Protocol):
     courses: tuple[Any, ...]
 
 
+# Every finding code with the words a page shows for it (CLINICAL.md §8, §1, §2b, §3, §6).
+FINDING_LABELS: dict[str, str] = {
+    "course_without_cycles": "Course without cycles",
+    "no_baseline_scan": "No baseline scan",
+    "cycle_without_blood_count": "Cycle without a blood count in the 8 weeks after it",
+    "follow_up_missing_target": "Follow-up scan missing a baseline target lesion",
+    "recist_too_many_targets": "More targets than RECIST allows",
+    "recist_too_many_targets_in_organ": "More targets in one organ than RECIST allows",
+    "recist_target_not_measurable": "Target not measurable at baseline (RECIST)",
+    "course_without_prior_progression": "Course started without a progression after the previous",
+    "last_follow_up_before_course": "Last follow-up before a course",
+    "no_last_follow_up": "No last follow-up date",
+    "follow_up_overdue": "Last follow-up more than 12 months ago",
+    "overlapping_courses": "Overlapping courses",
+    "completed_below_intended": "Completed course below its intended activity",
+    "implausible_value": "Implausible lab value (unit mix-up?)",
+    "implausible_change": "Implausible change from the previous lab value",
+}
+
+
 @dataclass(frozen=True, slots=True)
 class Finding:
     """One data-quality finding (CLINICAL.md §8)."""
@@ -65,7 +86,8 @@ def findings(
     `recist_target_not_measurable`, `course_without_prior_progression`,
     `last_follow_up_before_course`, `no_last_follow_up`, `follow_up_overdue`,
     `overlapping_courses`, `completed_below_intended` (§1: stop reason
-    `completed` on a course that did not reach its intended activity).
+    `completed` on a course that did not reach its intended activity),
+    `implausible_value` and `implausible_change` (§6, `plausibility`).
     `outcome` (from `timeline.evaluate_patient`) supplies the progression
     dates under the chosen criteria; `timeline.findings(facts)` evaluates the
     patient first when no outcome is at hand.
@@ -99,6 +121,7 @@ def findings(
                 )
             )
         found.extend(_blood_count_findings(facts, sc.key, sc.course.cycles, today))
+    found.extend(lab_findings(facts))
     if facts.death_date is None and today is not None:
         if facts.last_follow_up is None:
             found.append(Finding("no_last_follow_up", "No last follow-up date is recorded."))
@@ -234,4 +257,28 @@ def _blood_count_findings(
                     course_key,
                 )
             )
+    return found
+
+
+def lab_findings(facts: PatientFacts) -> list[Finding]:
+    """Implausible lab values and changes of a patient (CLINICAL.md §6), in date order.
+
+    Each value is compared with the patient's previous value of its analyte, so
+    a mix-up is reported once, at the value that jumped.
+    """
+    found: list[Finding] = []
+    seen: dict[str, list[tuple[date, float]]] = {}  # analyte -> (date, value) in date order
+    for lab in sorted(facts.labs, key=lambda lab: lab.date):
+        if lab.analyte not in plausibility.USUAL_RANGE:
+            continue
+        when = lab.date.isoformat()
+        odd = plausibility.check_value(lab.analyte, lab.value, lab.unit)
+        if odd is not None:
+            found.append(Finding(odd.code, f"Lab of {when}: {odd.message}"))
+        earlier = seen.setdefault(lab.analyte, [])
+        before = next((dv for dv in reversed(earlier) if dv[0] < lab.date), None)
+        jump = plausibility.check_change(lab.analyte, lab.canonical_value, lab.date, before)
+        if jump is not None:
+            found.append(Finding(jump.code, f"Lab of {when}: {jump.message}"))
+        earlier.append((lab.date, lab.canonical_value))
     return found

@@ -7,6 +7,7 @@ with its lesions) saves in one transaction: all of it or nothing.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date
 
@@ -67,12 +68,18 @@ class PanelError(Exception):
 
 @transaction.atomic
 def record_blood_panel(
-    patient: Patient, *, drawn_on: date, values: list[PanelValue], by
+    patient: Patient,
+    *,
+    drawn_on: date,
+    values: list[PanelValue],
+    by,
+    not_remembered: Iterable[str] = (),
 ) -> list[LabResult]:
     """Every analyte of one blood draw, in one transaction, and remember the user's units.
 
     All values are validated before anything is written, so the clinician sees
-    every error of the panel at once.
+    every error of the panel at once. A unit is never learnt from a value that
+    needed a plausibility confirmation (`not_remembered`, CLINICAL.md §6).
     """
     labs = [
         LabResult(patient=patient, date=drawn_on, analyte=v.analyte, value=v.value, unit=v.unit)
@@ -88,7 +95,8 @@ def record_blood_panel(
         raise PanelError(errors)
     for lab in labs:
         save_fact(lab, by=by)
-    remember_units(by, {v.analyte: v.unit for v in values})
+    skip = set(not_remembered)
+    remember_units(by, {v.analyte: v.unit for v in values if v.analyte not in skip})
     return labs
 
 

@@ -8,6 +8,8 @@ refused instead of silently overwriting their change.
 
 from __future__ import annotations
 
+import contextlib
+
 from django import forms
 
 from registry.clinical import units
@@ -53,8 +55,10 @@ class CycleEditForm(CorrectionMixin, entry_forms.CycleForm):
     pass
 
 
-class LabResultForm(CorrectionMixin, forms.ModelForm):
-    """One recorded lab value; the analyte stays (a wrong analyte is a delete and a new value)."""
+class LabResultForm(CorrectionMixin, entry_forms.PlausibilityMixin, forms.ModelForm):
+    """One recorded lab value; the analyte stays (a wrong analyte is a delete and a new value).
+
+    An implausible corrected value needs the confirmation the panel asks for (§6)."""
 
     value = forms.FloatField(min_value=0)
     unit = forms.ChoiceField()
@@ -64,14 +68,23 @@ class LabResultForm(CorrectionMixin, forms.ModelForm):
         fields = ["date", "value", "unit"]
         widgets = {"date": entry_forms.DateInput}
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, history: entry_forms.LabHistory | None = None, **kwargs):
         super().__init__(*args, **kwargs)
+        self.setup_plausibility(history)
         accepted = list(units.accepted_units(self.instance.analyte))
         if self.instance.unit and self.instance.unit not in accepted:
             accepted.insert(0, self.instance.unit)  # imported spelling: keep it selectable
         self.fields["unit"].choices = [
             (u, u.replace("umol", "µmol").replace("ug/", "µg/")) for u in accepted
         ]
+
+    def clean(self):
+        data = super().clean()
+        value, unit = data.get("value"), data.get("unit")
+        if value is not None and unit and not self.has_error("value"):
+            with contextlib.suppress(units.UnitError):  # the model names a unit error
+                self.check_plausible(self.instance.analyte, value, unit, data.get("date"), "value")
+        return data
 
 
 class ScanEditForm(CorrectionMixin, entry_forms.ScanForm):

@@ -8,13 +8,15 @@ which constraint was violated). Everything is still validated again by
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from registry.clinical import units, vocabularies
+from registry.clinical import plausibility, units, vocabularies
 from registry.models import (
     AdverseEvent,
     Analyte,
@@ -192,14 +194,70 @@ class CycleForm(forms.ModelForm):
 
 # ------------------------------------------------------------------ labs
 
+LabHistory = list[tuple[dt.date, str, float]]  # (date, analyte, canonical value)
+CONFIRM_LABEL = "The values flagged above are right: save them as entered"
 
-class BloodPanelForm(forms.Form):
+
+def plausibility_warnings(
+    analyte: str, value: float, unit: str, on: dt.date | None, history: LabHistory
+) -> list[str]:
+    """What CLINICAL.md §6 asks a clinician to confirm about one entered value."""
+    warnings = []
+    odd = plausibility.check_value(analyte, value, unit)
+    if odd is not None:
+        warnings.append(odd.message)
+    if on is not None:
+        canonical = units.to_canonical(analyte, value, unit)
+        before = plausibility.previous_value(history, analyte, on)
+        jump = plausibility.check_change(analyte, canonical, on, before)
+        if jump is not None:
+            warnings.append(jump.message)
+    return warnings
+
+
+class PlausibilityMixin:
+    """An implausible value needs an explicit confirmation (CLINICAL.md §6).
+
+    `check_plausible(analyte, value, unit, field)` adds the warnings as errors on
+    `field` until `confirm_implausible` is ticked; `implausible` then holds the
+    analytes that were confirmed, so that they never become a remembered unit.
+    """
+
+    def setup_plausibility(self, history: LabHistory | None) -> None:
+        self.history = history or []
+        self.implausible: set[str] = set()
+        self.needs_confirmation = False
+        # Hidden until a value needs it (then shown by `check_plausible`).
+        self.fields["confirm_implausible"] = forms.BooleanField(
+            label=CONFIRM_LABEL, required=False, widget=forms.HiddenInput
+        )
+
+    def check_plausible(self, analyte, value, unit, on, field) -> None:
+        warnings = plausibility_warnings(analyte, value, unit, on, self.history)
+        if not warnings:
+            return
+        self.implausible.add(analyte)
+        if not self.cleaned_data.get("confirm_implausible"):
+            self.needs_confirmation = True
+            self.fields["confirm_implausible"].widget = forms.CheckboxInput()
+            for message in warnings:
+                self.add_error(field, f"{message} Tick the confirmation below to save it.")
+
+
+class BloodPanelForm(PlausibilityMixin, forms.Form):
     """All analytes of one blood draw: a value and a unit per analyte."""
 
     drawn_on = forms.DateField(label="Date of the blood draw", widget=DateInput)
 
-    def __init__(self, *args, preferred_units: dict | None = None, **kwargs):
+    def __init__(
+        self,
+        *args,
+        preferred_units: dict | None = None,
+        history: LabHistory | None = None,
+        **kwargs,
+    ):
         super().__init__(*args, **kwargs)
+        self.setup_plausibility(history)
         preferred = preferred_units or {}
         self.fields["drawn_on"].initial = timezone.localdate()
         for analyte in PANEL_ANALYTES:
@@ -235,8 +293,11 @@ class BloodPanelForm(forms.Form):
                 units.measure(analyte, value, unit)
             except units.UnitError as exc:
                 self.add_error(f"unit_{analyte}", str(exc))
+                continue
             except units.PlausibilityError as exc:
                 self.add_error(f"value_{analyte}", str(exc))
+                continue
+            self.check_plausible(analyte, value, unit, data.get("drawn_on"), f"value_{analyte}")
         if not self.errors and not any(data.get(f"value_{a}") is not None for a in PANEL_ANALYTES):
             raise ValidationError("Enter at least one value.")
         return data

@@ -24,7 +24,7 @@ from django.db.models import (
 )
 
 from registry.access import may_see_identifiers, visible_patients, visible_sites
-from registry.clinical import vocabularies
+from registry.clinical import plausibility, vocabularies
 from registry.models import (
     AdverseEvent,
     ClinicalProgression,
@@ -56,6 +56,14 @@ STATUS_FILTERS: dict[str, str] = {
 def _latest_outcome(column: str) -> Subquery:
     latest = CourseOutcome.objects.filter(patient=OuterRef("pk")).order_by("-start", "-id")
     return Subquery(latest.values(column)[:1])
+
+
+def _last_scan_response(criteria: str) -> Subquery:
+    """The time-point response at the patient's latest evaluated follow-up scan."""
+    latest = TimePointResponse.objects.filter(
+        course__patient=OuterRef("pk"), criteria=criteria
+    ).order_by("-scan__date", "-id")
+    return Subquery(latest.values("response")[:1])
 
 
 def _outcome_aggregate(expression) -> Subquery:
@@ -112,6 +120,8 @@ def patient_list_rows(patient_ids: list[int]) -> list[Patient]:
         current_round=_latest_outcome("round"),
         latest_swog=_latest_outcome("best_swog"),
         latest_recist=_latest_outcome("best_recist"),
+        last_scan_swog=_last_scan_response("swog"),
+        last_scan_recist=_last_scan_response("recist"),
         total_cycles=_outcome_aggregate(Sum("cycles")),
         worst_hematologic=_outcome_aggregate(Max("grade_hematologic")),
     )
@@ -303,6 +313,14 @@ def latest_labs(patient: Patient, *, until: date | None = None) -> list[LabResul
     if until is not None:
         labs = labs.filter(date__lte=until)
     return list(labs.order_by("date", "id"))
+
+
+def lab_history(patient: Patient, *, exclude: int | None = None) -> list[tuple[date, str, float]]:
+    """(date, analyte, canonical value) of the patient's labs that §6 checks for jumps."""
+    labs = LabResult.objects.filter(patient=patient, analyte__in=plausibility.USUAL_RANGE).exclude(
+        pk=exclude
+    )
+    return list(labs.values_list("date", "analyte", "canonical_value"))
 
 
 def patient_cycles(patient: Patient) -> list[Cycle]:

@@ -9,6 +9,7 @@ urlpatterns = [
     path("report/", research.report, name="research_report"),
     path("report.pdf", research.report_pdf, name="research_report_pdf"),
     path("patients/", research.patients, name="research_patients"),
+    path("quality/", research.quality, name="research_quality"),
     path("export/", research.export_page, name="research_export"),
     path("export/cohort.xlsx", research.export_xlsx, name="research_export_xlsx"),
     path("export/<slug:table>.csv", research.export_csv, name="research_export_csv"),

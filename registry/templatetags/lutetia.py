@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django import template
 
-from registry.clinical import vocabularies
+from registry.clinical import quality, vocabularies
 
 register = template.Library()
 
@@ -48,3 +48,9 @@ register.filter("lesion_for", _coded_unless(vocabularies.coded_lesion_label))
 def lockout_minutes(duration) -> int:
     """A lockout's cool-off (a timedelta) in whole minutes, at least 1."""
     return max(1, round(duration.total_seconds() / 60))
+
+
+@register.filter
+def finding_label(code: str) -> str:
+    """A data-quality finding's words; an unknown code is shown as it is."""
+    return quality.FINDING_LABELS.get(code, code)

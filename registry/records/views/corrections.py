@@ -29,7 +29,7 @@ from registry.models import (
     ResponseOverride,
     Scan,
 )
-from registry.records import clinic, corrections, forms
+from registry.records import clinic, corrections, forms, selectors
 from registry.records import correction_forms as cforms
 from registry.records.facts import StaleVersion, delete_fact, save_fact
 from registry.records.views.entry import (
@@ -54,6 +54,8 @@ class Kind:
     form: type | None = None
     delete: Callable[..., None] = delete_fact
     consequences: Callable[[Model], str] = lambda fact: ""
+    # Extra keyword arguments of the form (a lab's patient history for §6).
+    form_kwargs: Callable[[Patient, Model], dict] = lambda patient, fact: {}
 
 
 def _course_start(course: Course) -> str:
@@ -101,6 +103,7 @@ LAB = Kind(
     lambda p: LabResult.objects.filter(patient=p),
     lambda lab: f"{lab.get_analyte_display()} value {lab.date:%Y-%m-%d}",
     cforms.LabResultForm,
+    form_kwargs=lambda patient, lab: {"history": selectors.lab_history(patient, exclude=lab.pk)},
 )
 SCAN = Kind(
     "scan",
@@ -197,7 +200,9 @@ def edit(request: HttpRequest, pk: int, fact_id: int, kind: str) -> HttpResponse
     spec = KINDS[kind]
     patient, fact = _fact(request, pk, fact_id, spec)
     context = _edit_context(patient, fact, spec)
-    form = spec.form(_posted(request), instance=fact, version=fact.version)
+    form = spec.form(
+        _posted(request), instance=fact, version=fact.version, **spec.form_kwargs(patient, fact)
+    )
     if form.is_bound and form.is_valid():
         try:
             save_fact(

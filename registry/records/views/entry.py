@@ -185,12 +185,18 @@ def blood_panel_form(request: HttpRequest, pk: int) -> HttpResponse:
     patient = _writable_patient(request, pk)
     profile = StaffProfile.objects.filter(user=request.user).first()
     preferred = profile.preferred_units if profile else {}
-    form = forms.BloodPanelForm(request.POST or None, preferred_units=preferred)
+    form = forms.BloodPanelForm(
+        request.POST or None, preferred_units=preferred, history=selectors.lab_history(patient)
+    )
     if request.method == "POST" and form.is_valid():
         values = [clinic.PanelValue(a, v, u) for a, v, u in form.entered()]
         try:
             clinic.record_blood_panel(
-                patient, drawn_on=form.cleaned_data["drawn_on"], values=values, by=request.user
+                patient,
+                drawn_on=form.cleaned_data["drawn_on"],
+                values=values,
+                by=request.user,
+                not_remembered=form.implausible,
             )
         except clinic.PanelError as exc:
             form.add_panel_errors(exc.errors)

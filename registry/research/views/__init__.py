@@ -8,7 +8,7 @@ from registry.research.views.exports import (
     export_page,
     export_xlsx,
 )
-from registry.research.views.pages import dashboard, patients, report
+from registry.research.views.pages import dashboard, patients, quality, report
 from registry.research.views.pdf import report_pdf
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "export_page",
     "export_xlsx",
     "patients",
+    "quality",
     "report",
     "report_pdf",
 ]

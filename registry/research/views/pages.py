@@ -38,6 +38,7 @@ from registry.research.filters import (
 )
 from registry.research.incidence import cumulative_incidence
 from registry.research.km_svg import cohort_km_figure
+from registry.research.quality import cohort_findings
 from registry.research.report import cohort_report, paper_report
 from registry.research.views.tables import build_sections
 
@@ -53,6 +54,7 @@ EXPORT_PARAMS = frozenset(
         "cox",
         "cox_ties",
         "cox_reference",
+        "finding",
     }
 )
 
@@ -213,3 +215,19 @@ def patients(request: HttpRequest) -> HttpResponse:
     page = Paginator(rows, 100).get_page(request.GET.get("page"))
     context.update(page=page, total=len(rows), criteria=rf.cohort.criteria)
     return render(request, "research/patients.html", context)
+
+
+@require_GET
+@research_page
+def quality(request: HttpRequest) -> HttpResponse:
+    """The cohort's data-quality findings (CLINICAL.md §8), counted by kind, each row
+    linked to its patient; `finding` narrows the list to one kind."""
+    rf, errors = parse(request)
+    context = filter_context(request, rf, errors)
+    if errors:
+        return error_page(request, "research/quality.html", context)
+    chosen = request.GET.get("finding", "")
+    counts, rows = cohort_findings(Cohort(request.user, rf), chosen)
+    page = Paginator(rows, 100).get_page(request.GET.get("page"))
+    context.update(counts=counts, page=page, total=len(rows), chosen=chosen)
+    return render(request, "research/quality.html", context)
