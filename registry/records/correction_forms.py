@@ -115,6 +115,8 @@ def lesion_rows(lesions) -> list[dict]:
             "long_mm": lesion.long_mm,
             "short_mm": lesion.short_mm,
             "status": lesion.status,
+            # Stored without a size (a target) or a status (a non-target): not assessed.
+            "not_assessed": (lesion.long_mm is None) if lesion.target else not lesion.status,
         }
         for lesion in lesions
     ]

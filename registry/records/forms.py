@@ -29,6 +29,7 @@ from registry.models import (
     Patient,
     PatientIdentity,
     ResponseCode,
+    Scan,
 )
 
 PANEL_ANALYTES: tuple[str, ...] = (
@@ -324,6 +325,17 @@ class ScanForm(forms.Form):
     scanned_on = forms.DateField(label="Scan date", widget=DateInput)
     modality = forms.ChoiceField(choices=Modality.choices)
 
+    def clean(self):
+        # The model's own date checks (not in the future, not before 1900) run here
+        # too, so that they show in the same round as the lesion table's errors.
+        data = super().clean()
+        if data.get("scanned_on") and data.get("modality"):
+            try:
+                Scan(date=data["scanned_on"], modality=data["modality"]).clean()
+            except ValidationError as exc:
+                add_model_errors(self, exc, {"date": "scanned_on"})
+        return data
+
 
 class LesionForm(forms.Form):
     lesion = forms.CharField(label="Lesion", max_length=16, required=False)
@@ -346,6 +358,11 @@ class LesionForm(forms.Form):
         required=False,
         choices=[("", "—"), *NonTargetStatus.choices],
     )
+    not_assessed = forms.BooleanField(
+        label="Not assessed",
+        required=False,
+        help_text="Kept as a row without a size: the time point is not evaluable (NE).",
+    )
 
     def clean(self):
         data = super().clean()
@@ -357,6 +374,16 @@ class LesionForm(forms.Form):
             # A row without a label is an unused row, unless something was measured.
             if long_mm is not None or short_mm is not None or data.get("status"):
                 self.add_error("lesion", "Give the lesion a label.")
+            return data
+        if data.get("not_assessed"):
+            # CLINICAL.md §2: a target without a size is not evaluated; a non-target
+            # without a status still counts as present (it blocks CR, never causes PD).
+            if long_mm is not None or short_mm is not None or data.get("status"):
+                self.add_error(
+                    "not_assessed", "A lesion not assessed has no size or status: clear them."
+                )
+            data["long_mm"] = data["short_mm"] = None
+            data["status"] = ""
             return data
         if data.get("target"):
             if long_mm is None:
@@ -390,7 +417,7 @@ class BaseLesionFormSet(forms.BaseFormSet):
     def add_fields(self, form, index):
         super().add_fields(form, index)
         if "DELETE" in form.fields:
-            form.fields["DELETE"].label = "Not assessed"
+            form.fields["DELETE"].label = "Remove row"
 
     def clean(self):
         seen: set[str] = set()
@@ -405,7 +432,8 @@ class BaseLesionFormSet(forms.BaseFormSet):
             seen.add(label)
 
     def lesion_forms(self) -> list[LesionForm]:
-        """The rows that become lesions: labelled and not marked "not assessed"."""
+        """The rows that become lesions: labelled and not removed (a lesion "not assessed"
+        is kept, without a size)."""
         return [
             form
             for form in self.forms
@@ -419,20 +447,6 @@ class BaseLesionFormSet(forms.BaseFormSet):
 LesionFormSet = forms.formset_factory(
     LesionForm, formset=BaseLesionFormSet, extra=2, can_delete=True, max_num=60
 )
-
-
-def lesion_initial(previous_lesions) -> list[dict]:
-    """The previous scan's lesions, without their sizes, to measure again."""
-    return [
-        {
-            "lesion": lesion.lesion,
-            "organ": lesion.organ,
-            "lymph_node": lesion.lymph_node,
-            "target": lesion.target,
-            "new": False,
-        }
-        for lesion in previous_lesions
-    ]
 
 
 # ------------------------------------------------------------------ events

@@ -211,14 +211,16 @@ def blood_panel_form(request: HttpRequest, pk: int) -> HttpResponse:
 def scan_form(request: HttpRequest, pk: int) -> HttpResponse:
     patient = _writable_patient(request, pk)
     previous = selectors.previous_scan(patient)
-    initial = forms.lesion_initial(previous.lesions.all()) if previous else []
     if request.method == "POST":
         form = forms.ScanForm(request.POST)
         formset = forms.LesionFormSet(request.POST, prefix="lesions")
     else:
-        form = forms.ScanForm(initial={"scanned_on": timezone.localdate(), "modality": "CT"})
-        formset = forms.LesionFormSet(initial=initial, prefix="lesions")
-    if request.method == "POST" and form.is_valid() and formset.is_valid():
+        # No date by default: a scan is entered after it was read, rarely on its day.
+        form = forms.ScanForm(initial={"modality": "CT"})
+        formset = forms.LesionFormSet(initial=selectors.scan_prefill(patient), prefix="lesions")
+    # Both validated (no short-circuit), so that every error shows in one round.
+    valid = [form.is_valid(), formset.is_valid()] if request.method == "POST" else [False]
+    if all(valid):
         lesions = formset.lesions()
         try:
             clinic.record_scan(
@@ -242,6 +244,7 @@ def scan_form(request: HttpRequest, pk: int) -> HttpResponse:
         form=form,
         formset=formset,
         previous=previous,
+        baseline=selectors.current_baseline_scan(patient),
     )
 
 
