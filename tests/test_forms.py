@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 
 from registry.clinical import ctcae
 from registry.models import Course
-from registry.records import forms
+from registry.records import forms, lab_forms
 from registry.records.figures import grade_bands, lab_figure
 from tests import factories
 
@@ -42,7 +42,7 @@ def test_unlabelled_row_is_ignored_unless_measured():
 
 
 def test_panel_checks_every_value_at_once():
-    form = forms.BloodPanelForm(
+    form = lab_forms.BloodPanelForm(
         data={
             "drawn_on": "2005-01-01",
             "value_hemoglobin": "26",
@@ -58,7 +58,7 @@ def test_panel_checks_every_value_at_once():
 
 
 def test_panel_units_start_from_the_users_preference():
-    form = forms.BloodPanelForm(preferred_units={"hemoglobin": "mmol/L", "wbc": "bogus"})
+    form = lab_forms.BloodPanelForm(preferred_units={"hemoglobin": "mmol/L", "wbc": "bogus"})
     assert form["unit_hemoglobin"].initial == "mmol/L"
     assert form["unit_wbc"].initial == "10^9/L"
 

@@ -15,6 +15,7 @@ from django import forms
 from registry.clinical import units
 from registry.models import LabResult, ResponseCode
 from registry.records import forms as entry_forms
+from registry.records import lab_forms
 
 REASON_MAX_LENGTH = 100  # simple_history's change-reason column
 VERSION_MISSING = "This form lacks the record's version; reload the page and try again."
@@ -55,7 +56,7 @@ class CycleEditForm(CorrectionMixin, entry_forms.CycleForm):
     pass
 
 
-class LabResultForm(CorrectionMixin, entry_forms.PlausibilityMixin, forms.ModelForm):
+class LabResultForm(CorrectionMixin, lab_forms.PlausibilityMixin, forms.ModelForm):
     """One recorded lab value; the analyte stays (a wrong analyte is a delete and a new value).
 
     An implausible corrected value needs the confirmation the panel asks for (§6)."""
@@ -68,7 +69,7 @@ class LabResultForm(CorrectionMixin, entry_forms.PlausibilityMixin, forms.ModelF
         fields = ["date", "value", "unit"]
         widgets = {"date": entry_forms.DateInput}
 
-    def __init__(self, *args, history: entry_forms.LabHistory | None = None, **kwargs):
+    def __init__(self, *args, history: lab_forms.LabHistory | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.setup_plausibility(history)
         accepted = list(units.accepted_units(self.instance.analyte))

@@ -8,18 +8,15 @@ which constraint was violated). Everything is still validated again by
 
 from __future__ import annotations
 
-import datetime as dt
-
 from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from registry.clinical import plausibility, units, vocabularies
+from registry.clinical import vocabularies
 from registry.models import (
     AdverseEvent,
-    Analyte,
     ClinicalProgression,
     Course,
     Criteria,
@@ -30,19 +27,6 @@ from registry.models import (
     PatientIdentity,
     ResponseCode,
     Scan,
-)
-
-PANEL_ANALYTES: tuple[str, ...] = (
-    "hemoglobin",
-    "platelets",
-    "wbc",
-    "neutrophils",
-    "lymphocytes",
-    "creatinine",
-    "bilirubin",
-    "alt",
-    "ast",
-    "alp",
 )
 
 
@@ -91,13 +75,29 @@ def add_model_errors(form: forms.Form, error: ValidationError, field_map=None) -
             form.add_error(target, message)
 
 
+def in_unit(unit: str) -> dict[str, str]:
+    """Range messages that name the unit: "At most 15 GBq." rather than "less than 15"."""
+    return {
+        "min_value": f"At least %(limit_value)s {unit.replace('%', '%%')}.",
+        "max_value": f"At most %(limit_value)s {unit.replace('%', '%%')}.",
+    }
+
+
 # ------------------------------------------------------------------ patient
 
 
 class PatientForm(forms.ModelForm):
     version = forms.IntegerField(widget=forms.HiddenInput, required=False)
-    ki67_percent = forms.FloatField(label="Ki-67 (%)", required=False, min_value=0, max_value=100)
-    weight_kg = forms.FloatField(label="Weight (kg)", required=False, min_value=0.1, max_value=500)
+    ki67_percent = forms.FloatField(
+        label="Ki-67 (%)", required=False, min_value=0, max_value=100, error_messages=in_unit("%")
+    )
+    weight_kg = forms.FloatField(
+        label="Weight (kg)",
+        required=False,
+        min_value=0.1,
+        max_value=500,
+        error_messages=in_unit("kg"),
+    )
 
     class Meta:
         model = Patient
@@ -142,7 +142,11 @@ class IdentityForm(forms.ModelForm):
 
 class CourseForm(forms.ModelForm):
     intended_activity_gbq = forms.FloatField(
-        label="Intended activity (GBq)", required=False, min_value=0.01, max_value=100
+        label="Intended activity (GBq)",
+        required=False,
+        min_value=0.01,
+        max_value=100,
+        error_messages=in_unit("GBq"),
     )
 
     class Meta:
@@ -161,7 +165,10 @@ class CourseChoiceField(forms.ModelChoiceField):
 class CycleForm(forms.ModelForm):
     course = CourseChoiceField(queryset=Course.objects.none())
     administered_gbq = forms.FloatField(
-        label="Administered activity (GBq)", min_value=0.01, max_value=15
+        label="Administered activity (GBq)",
+        min_value=0.01,
+        max_value=15,
+        error_messages=in_unit("GBq"),
     )
 
     class Meta:
@@ -177,9 +184,9 @@ class CycleForm(forms.ModelForm):
     def __init__(self, *args, courses: QuerySet[Course], **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["course"].queryset = courses
-        last = courses.last()
-        if last is not None and not self.initial.get("course"):
-            self.initial["course"] = last.pk  # the newest course
+        open_courses = [c for c in courses if not c.stop_reason]
+        if len(open_courses) == 1 and not self.initial.get("course"):
+            self.initial["course"] = open_courses[0].pk  # the one course still going on
         if not self.initial.get("date"):
             self.initial["date"] = timezone.localdate()
 
@@ -191,131 +198,6 @@ class CycleForm(forms.ModelForm):
             if taken.exists():
                 self.add_error("date", "A cycle on this date is already recorded for this course.")
         return data
-
-
-# ------------------------------------------------------------------ labs
-
-LabHistory = list[tuple[dt.date, str, float]]  # (date, analyte, canonical value)
-CONFIRM_LABEL = "The values flagged above are right: save them as entered"
-
-
-def plausibility_warnings(
-    analyte: str, value: float, unit: str, on: dt.date | None, history: LabHistory
-) -> list[str]:
-    """What CLINICAL.md §6 asks a clinician to confirm about one entered value."""
-    warnings = []
-    odd = plausibility.check_value(analyte, value, unit)
-    if odd is not None:
-        warnings.append(odd.message)
-    if on is not None:
-        canonical = units.to_canonical(analyte, value, unit)
-        before = plausibility.previous_value(history, analyte, on)
-        jump = plausibility.check_change(analyte, canonical, on, before)
-        if jump is not None:
-            warnings.append(jump.message)
-    return warnings
-
-
-class PlausibilityMixin:
-    """An implausible value needs an explicit confirmation (CLINICAL.md §6).
-
-    `check_plausible(analyte, value, unit, field)` adds the warnings as errors on
-    `field` until `confirm_implausible` is ticked; `implausible` then holds the
-    analytes that were confirmed, so that they never become a remembered unit.
-    """
-
-    def setup_plausibility(self, history: LabHistory | None) -> None:
-        self.history = history or []
-        self.implausible: set[str] = set()
-        self.needs_confirmation = False
-        # Hidden until a value needs it (then shown by `check_plausible`).
-        self.fields["confirm_implausible"] = forms.BooleanField(
-            label=CONFIRM_LABEL, required=False, widget=forms.HiddenInput
-        )
-
-    def check_plausible(self, analyte, value, unit, on, field) -> None:
-        warnings = plausibility_warnings(analyte, value, unit, on, self.history)
-        if not warnings:
-            return
-        self.implausible.add(analyte)
-        if not self.cleaned_data.get("confirm_implausible"):
-            self.needs_confirmation = True
-            self.fields["confirm_implausible"].widget = forms.CheckboxInput()
-            for message in warnings:
-                self.add_error(field, f"{message} Tick the confirmation below to save it.")
-
-
-class BloodPanelForm(PlausibilityMixin, forms.Form):
-    """All analytes of one blood draw: a value and a unit per analyte."""
-
-    drawn_on = forms.DateField(label="Date of the blood draw", widget=DateInput)
-
-    def __init__(
-        self,
-        *args,
-        preferred_units: dict | None = None,
-        history: LabHistory | None = None,
-        **kwargs,
-    ):
-        super().__init__(*args, **kwargs)
-        self.setup_plausibility(history)
-        preferred = preferred_units or {}
-        self.fields["drawn_on"].initial = timezone.localdate()
-        for analyte in PANEL_ANALYTES:
-            accepted = units.accepted_units(analyte)
-            self.fields[f"value_{analyte}"] = forms.FloatField(
-                label=Analyte(analyte).label, required=False, min_value=0
-            )
-            unit = preferred.get(analyte)
-            self.fields[f"unit_{analyte}"] = forms.ChoiceField(
-                label=f"{Analyte(analyte).label} unit",
-                required=False,
-                choices=[(u, u.replace("umol", "µmol").replace("ug/", "µg/")) for u in accepted],
-                initial=unit if unit in accepted else accepted[0],
-            )
-
-    def rows(self) -> list[tuple[str, forms.BoundField, forms.BoundField]]:
-        return [
-            (analyte, self[f"value_{analyte}"], self[f"unit_{analyte}"])
-            for analyte in PANEL_ANALYTES
-        ]
-
-    def clean(self):
-        data = super().clean()
-        for analyte in PANEL_ANALYTES:
-            value, unit = data.get(f"value_{analyte}"), data.get(f"unit_{analyte}")
-            if value is None:
-                continue
-            if not unit:
-                self.add_error(f"unit_{analyte}", "Choose the unit of this value.")
-                continue
-            # The model checks this again; here so that every error shows at once.
-            try:
-                units.measure(analyte, value, unit)
-            except units.UnitError as exc:
-                self.add_error(f"unit_{analyte}", str(exc))
-                continue
-            except units.PlausibilityError as exc:
-                self.add_error(f"value_{analyte}", str(exc))
-                continue
-            self.check_plausible(analyte, value, unit, data.get("drawn_on"), f"value_{analyte}")
-        if not self.errors and not any(data.get(f"value_{a}") is not None for a in PANEL_ANALYTES):
-            raise ValidationError("Enter at least one value.")
-        return data
-
-    def entered(self) -> list[tuple[str, float, str]]:
-        return [
-            (a, self.cleaned_data[f"value_{a}"], self.cleaned_data[f"unit_{a}"])
-            for a in PANEL_ANALYTES
-            if self.cleaned_data.get(f"value_{a}") is not None
-        ]
-
-    def add_panel_errors(self, errors: dict[str, dict[str, list[str]]]) -> None:
-        for analyte, by_field in errors.items():
-            target = {"value": f"value_{analyte}", "unit": f"unit_{analyte}", "date": "drawn_on"}
-            for name, messages in by_field.items():
-                for message in messages:
-                    self.add_error(target.get(name, f"value_{analyte}"), message)
 
 
 # ------------------------------------------------------------------ imaging
@@ -349,9 +231,19 @@ class LesionForm(forms.Form):
     lymph_node = forms.BooleanField(label="Lymph node", required=False)
     target = forms.BooleanField(label="Target", required=False, initial=True)
     new = forms.BooleanField(label="New", required=False)
-    long_mm = forms.FloatField(label="Longest (mm)", required=False, min_value=0, max_value=1000)
+    long_mm = forms.FloatField(
+        label="Longest (mm)",
+        required=False,
+        min_value=0,
+        max_value=1000,
+        error_messages=in_unit("mm"),
+    )
     short_mm = forms.FloatField(
-        label="Perpendicular (mm)", required=False, min_value=0, max_value=1000
+        label="Perpendicular (mm)",
+        required=False,
+        min_value=0,
+        max_value=1000,
+        error_messages=in_unit("mm"),
     )
     status = forms.ChoiceField(
         label="Non-target status",

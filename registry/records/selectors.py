@@ -14,7 +14,6 @@ from django.db.models import (
     Exists,
     IntegerField,
     Max,
-    Min,
     OuterRef,
     Prefetch,
     Q,
@@ -26,8 +25,6 @@ from django.db.models import (
 
 from registry.access import may_see_identifiers, visible_patients, visible_sites
 from registry.clinical import plausibility, vocabularies
-from registry.clinical.facts import ScanFact
-from registry.clinical.response import select_baseline_scan
 from registry.models import (
     AdverseEvent,
     ClinicalProgression,
@@ -44,6 +41,7 @@ from registry.models import (
     Site,
     TimePointResponse,
 )
+from registry.records.scan_selectors import ScanView, scan_views
 
 STATUS_FILTERS: dict[str, str] = {
     "alive": "Alive",
@@ -185,14 +183,6 @@ class CourseView:
 
 
 @dataclass
-class ScanView:
-    scan: Scan
-    lesions: list[LesionMeasurement]
-    time_points: list[TimePointResponse]
-    baseline_of: list[str] = field(default_factory=list)  # "salvage course 1", …
-
-
-@dataclass
 class PatientPage:
     patient: Patient
     identity: PatientIdentity | None  # None also when the user may not see it
@@ -291,100 +281,13 @@ def patient_page(patient: Patient, *, user) -> PatientPage:
         state=state,
         courses=courses,
         labs=list(patient.labs.all()),
-        scans=_scan_views(list(patient.scans.all()), courses),
+        scans=scan_views(list(patient.scans.all()), courses),
         progressions=list(patient.clinical_progressions.all()),
         adverse_events=list(patient.adverse_events.all()),
         cumulative_gbq=running,
         all_cycles=all_cycles,
         birth_date_for_age=full_identity.birth_date if full_identity else None,
     )
-
-
-def _course_name(cv) -> str:
-    outcome = cv.outcome
-    number = f" {outcome.round}" if outcome else ""
-    return f"{cv.course.get_phase_display().lower()} course{number}"
-
-
-def _baselines(scans: list[Scan], starts: list[tuple[date, str]]) -> dict[int, list[str]]:
-    """scan id -> the courses it is the baseline of (CLINICAL.md §2)."""
-    facts = [ScanFact(s.pk, s.date, s.modality, ()) for s in scans]
-    found: dict[int, list[str]] = {}
-    for start, name in starts:
-        baseline = select_baseline_scan(facts, start)
-        if baseline is not None:
-            found.setdefault(baseline.key, []).append(name)
-    return found
-
-
-def _scan_views(scans: list[Scan], courses: list) -> list[ScanView]:
-    starts = [(cv.start, _course_name(cv)) for cv in courses if cv.start]
-    baselines = _baselines(scans, starts)
-    return [
-        ScanView(s, list(s.lesions.all()), list(s.time_points.all()), baselines.get(s.pk, []))
-        for s in scans
-    ]
-
-
-def _latest_course_start(patient: Patient) -> date | None:
-    latest = (
-        Cycle.objects.filter(course__patient=patient)
-        .values("course_id")
-        .annotate(start=Min("date"))
-        .order_by("-start")
-        .first()
-    )
-    return latest["start"] if latest else None
-
-
-def current_baseline_scan(patient: Patient) -> Scan | None:
-    """The baseline scan of the patient's latest course (CLINICAL.md §2), or None."""
-    start = _latest_course_start(patient)
-    if start is None:
-        return None
-    scans = list(Scan.objects.filter(patient=patient))
-    found = select_baseline_scan([ScanFact(s.pk, s.date, s.modality, ()) for s in scans], start)
-    return next((s for s in scans if found and s.pk == found.key), None)
-
-
-def scan_prefill(patient: Patient) -> list[dict]:
-    """The lesions a new scan should measure: every lesion of the current course's
-    baseline scan, plus any new lesion seen since (CLINICAL.md §2: a baseline target
-    left off a follow-up is not evaluated, so none may silently drop out).
-
-    Without a course with a baseline, the previous scan's lesions, as before.
-    """
-    scans = list(Scan.objects.filter(patient=patient).prefetch_related("lesions"))
-    start = _latest_course_start(patient)
-    facts = [ScanFact(s.pk, s.date, s.modality, ()) for s in scans]
-    baseline = select_baseline_scan(facts, start) if start else None
-    if baseline is None:
-        previous = max(scans, key=lambda s: (s.date, s.pk), default=None)
-        return lesion_rows(previous.lesions.all()) if previous else []
-    by_id = {s.pk: s for s in scans}
-    rows = lesion_rows(by_id[baseline.key].lesions.all())
-    listed = {row["lesion"] for row in rows}
-    later = sorted((s for s in scans if s.date > baseline.date), key=lambda s: (s.date, s.pk))
-    for scan in later:
-        for lesion in scan.lesions.all():
-            if lesion.new and lesion.lesion not in listed:
-                rows.append({**lesion_rows([lesion])[0], "target": False})
-                listed.add(lesion.lesion)
-    return rows
-
-
-def lesion_rows(lesions) -> list[dict]:
-    """Lesions as rows of the scan form, without their sizes, to measure again."""
-    return [
-        {
-            "lesion": lesion.lesion,
-            "organ": lesion.organ,
-            "lymph_node": lesion.lymph_node,
-            "target": lesion.target,
-            "new": False,
-        }
-        for lesion in lesions
-    ]
 
 
 def _has_outcome(course: Course) -> bool:
@@ -496,9 +399,11 @@ def patient_history(patient: Patient, *, user, limit: int = HISTORY_LIMIT) -> li
             action = {"+": "created", "~": "changed", "-": "deleted"}[row.history_type]
             changed = before is not None and action == "changed"
             changes = _diff(names, before, row) if changed else []
+            previous[row.id] = row
+            if changed and not changes:
+                continue  # a save that changed nothing shown (a recompute's touch): no line
             if not show_identity:
                 changes = [_for_research(name, old, new) for name, old, new in changes]
-            previous[row.id] = row
             entries.append(
                 HistoryEntry(
                     when=row.history_date,

@@ -91,3 +91,51 @@ def drill_rows(cohort: Cohort, drill: str) -> list[CourseOutcome]:
         return value in f["has"] if field == "has" else f.get(field) == value
 
     return [r for r in rows if all(holds(r, f, v) for f, v in conditions)]
+
+
+_FIELD_WORDS = {
+    "sex": "sex",
+    "primary_site": "primary tumour",
+    "primary_group": "primary tumour",
+    "best_swog": "best response (SWOG)",
+    "best_recist": "best response (RECIST)",
+    "intended": "intended activity",
+    "stop_reason": "course stopped because",
+    "ttp_regular": "TTP after regular therapy",
+}
+_VALUE_WORDS = {
+    "sex": dict(Sex.choices),
+    "primary_site": dict(PrimarySite.choices),
+    "primary_group": {"pancreas": "pancreas", "other": "other than pancreas"},
+    "best_swog": dict(ResponseCode.choices),
+    "best_recist": dict(ResponseCode.choices),
+    "intended": {"reached": "reached", "below": "not reached", "none": "none recorded"},
+    "stop_reason": {**dict(StopReason.choices), "none": "no reason recorded"},
+    "ttp_regular": {**TTP_REGULAR_LABELS, "unknown": "no TTP recorded"},
+}
+_HAS_WORDS = {
+    "age": "an age",
+    "ki67": "a Ki-67 index",
+    "ttp_regular": "a TTP after regular therapy",
+}
+_EVENT_WORDS = {"ttp": "progression", "pfs": "progression or death", "os": "death"}
+
+
+def _describe_one(field: str, value: str) -> str:
+    if field == "has":
+        return f"with {_HAS_WORDS.get(value, value)}"
+    if field.startswith("grade_"):
+        analyte = field.removeprefix("grade_")
+        grade = "not assessed" if value == "na" else f"grade {value}"
+        return f"worst {analyte} {grade}"
+    if field.startswith("event_"):
+        what = _EVENT_WORDS.get(field.removeprefix("event_"), field)
+        return f"with {what}" if value == "1" else f"censored (no {what})"
+    words = _VALUE_WORDS.get(field, {}).get(value, value)
+    return f"{_FIELD_WORDS.get(field, field)}: {words}"
+
+
+def describe_drill(drill: str) -> str:
+    """A drill-down key in words: "intended:below" -> "intended activity: not reached"."""
+    parts = [c.partition(":")[::2] for c in drill.split(",") if c]
+    return "; ".join(_describe_one(field, value) for field, value in parts)

@@ -17,7 +17,7 @@ from django.utils import timezone
 from registry.access import get_patient_for, may_write_clinical, visible_sites
 from registry.models import Course, Criteria, Cycle, Patient, PatientIdentity, StaffProfile
 from registry.models.base import ClinicalRecord
-from registry.records import clinic, forms, selectors
+from registry.records import clinic, forms, lab_forms, scan_selectors, selectors
 from registry.records.facts import StaleVersion, save_fact
 
 
@@ -185,7 +185,7 @@ def blood_panel_form(request: HttpRequest, pk: int) -> HttpResponse:
     patient = _writable_patient(request, pk)
     profile = StaffProfile.objects.filter(user=request.user).first()
     preferred = profile.preferred_units if profile else {}
-    form = forms.BloodPanelForm(
+    form = lab_forms.BloodPanelForm(
         request.POST or None, preferred_units=preferred, history=selectors.lab_history(patient)
     )
     if request.method == "POST" and form.is_valid():
@@ -217,7 +217,9 @@ def scan_form(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         # No date by default: a scan is entered after it was read, rarely on its day.
         form = forms.ScanForm(initial={"modality": "CT"})
-        formset = forms.LesionFormSet(initial=selectors.scan_prefill(patient), prefix="lesions")
+        formset = forms.LesionFormSet(
+            initial=scan_selectors.scan_prefill(patient), prefix="lesions"
+        )
     # Both validated (no short-circuit), so that every error shows in one round.
     valid = [form.is_valid(), formset.is_valid()] if request.method == "POST" else [False]
     if all(valid):
@@ -244,7 +246,7 @@ def scan_form(request: HttpRequest, pk: int) -> HttpResponse:
         form=form,
         formset=formset,
         previous=previous,
-        baseline=selectors.current_baseline_scan(patient),
+        baseline=scan_selectors.current_baseline_scan(patient),
     )
 
 

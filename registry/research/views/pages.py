@@ -27,7 +27,7 @@ from registry.research import figure_data, figures, model_figures
 from registry.research.analyses import survival_analysis
 from registry.research.cohort import Cohort
 from registry.research.cox import COVARIATES, cox_analysis, parse_cox_params
-from registry.research.drill import drill_rows
+from registry.research.drill import describe_drill, drill_rows
 from registry.research.exports.readme import describe_filter
 from registry.research.exports.scope import ExportScope, lutetia_version
 from registry.research.filters import (
@@ -213,7 +213,9 @@ def patients(request: HttpRequest) -> HttpResponse:
         context["errors"] = errors
         return error_page(request, "research/patients.html", context)
     page = Paginator(rows, 100).get_page(request.GET.get("page"))
-    context.update(page=page, total=len(rows), criteria=rf.cohort.criteria)
+    context.update(
+        page=page, total=len(rows), criteria=rf.cohort.criteria, drill_words=describe_drill(drill)
+    )
     return render(request, "research/patients.html", context)
 
 
