@@ -19,6 +19,7 @@ from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler
 
 from api.parsers import RequestTooLarge
+from registry.models.locking import RecordLocked
 from registry.records.facts import StaleVersion
 
 
@@ -26,6 +27,12 @@ class PreconditionFailed(exceptions.APIException):
     status_code = status.HTTP_412_PRECONDITION_FAILED
     default_detail = "The record changed since you read it: fetch it again and reapply."
     default_code = "precondition_failed"
+
+
+class Locked(exceptions.APIException):
+    status_code = status.HTTP_423_LOCKED
+    default_detail = "The record belongs to a verified course and is locked."
+    default_code = "locked"
 
 
 class Conflict(exceptions.APIException):
@@ -78,7 +85,9 @@ def _first_field(condition) -> str | None:
 
 
 def registry_exception_handler(exc, context):
-    if isinstance(exc, DjangoValidationError):
+    if isinstance(exc, RecordLocked):
+        exc = Locked(exc.messages[0])
+    elif isinstance(exc, DjangoValidationError):
         view = context.get("view")
         exc = exceptions.ValidationError(
             validation_detail(exc, getattr(view, "model_field_names", None))

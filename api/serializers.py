@@ -44,6 +44,7 @@ from registry.models import (
     Site,
     StopReason,
 )
+from registry.models.locking import RecordLocked
 from registry.records.facts import save_fact
 
 
@@ -101,6 +102,8 @@ class StrictSerializer(serializers.ModelSerializer):
         """`save_fact` with the caller as the audited user, errors in the API's names."""
         try:
             return save_fact(instance, by=self.acting_user, expected_version=expected_version)
+        except RecordLocked:
+            raise  # 423, not a 400: nothing is wrong with the request itself
         except DjangoValidationError as exc:
             raise serializers.ValidationError(
                 validation_detail(exc, self.api_names, type(instance))
@@ -344,6 +347,8 @@ class ScanSerializer(StrictSerializer):
                 setattr(record, name, value)
             try:
                 save_fact(record, by=self.acting_user)
+            except RecordLocked:
+                raise
             except DjangoValidationError as exc:
                 errors[str(i)] = validation_detail(exc, model=LesionMeasurement)
         if errors:

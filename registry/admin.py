@@ -4,6 +4,7 @@ Clinical saves and deletes go through the same services as the pages and
 the API, so the admin cannot bypass validation, auditing or recomputation.
 """
 
+from django import forms
 from django.contrib import admin
 from django.contrib.admin.utils import unquote
 from django.contrib.auth import get_user_model
@@ -13,6 +14,7 @@ from django.http import Http404
 from simple_history.admin import SimpleHistoryAdmin
 
 from registry import models
+from registry.models.locking import RecordLocked, check_unlocked
 from registry.records.facts import delete_fact, save_fact
 
 
@@ -26,8 +28,28 @@ def _require_ids(*pairs) -> None:
             raise Http404(f"No record with {field.name} {raw!r}.") from None
 
 
+class LockCheckedForm(forms.ModelForm):
+    """A fact of a verified course is refused here, as a form error, not at save time."""
+
+    def _post_clean(self):
+        super()._post_clean()
+        try:
+            check_unlocked(self.instance)
+        except RecordLocked as exc:
+            self.add_error(None, exc)
+
+
 class ClinicalAdmin(SimpleHistoryAdmin):
+    form = LockCheckedForm
     readonly_fields = ("version", "created_at", "updated_at")
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None:
+            try:
+                check_unlocked(obj)
+            except RecordLocked:
+                return False  # unlock the course first (the patient page, with a reason)
+        return super().has_delete_permission(request, obj)
 
     def history_view(self, request, object_id, extra_context=None):
         _require_ids((self.model._meta.pk, object_id))
@@ -101,8 +123,15 @@ class CycleInline(admin.TabularInline):
 
 @admin.register(models.Course)
 class CourseAdmin(ClinicalAdmin):
-    list_display = ("patient", "phase", "intended_activity_gbq", "stop_reason")
-    list_filter = ("phase", "stop_reason")
+    list_display = ("patient", "phase", "intended_activity_gbq", "stop_reason", "record_status")
+    list_filter = ("phase", "stop_reason", "record_status")
+    # The status changes on the patient page only, where its rules and reasons apply.
+    readonly_fields = (
+        *ClinicalAdmin.readonly_fields,
+        "record_status",
+        "status_changed_by",
+        "status_changed_at",
+    )
     list_select_related = ("patient",)
     search_fields = ("patient__study_id",)
     raw_id_fields = ("patient",)
@@ -256,3 +285,16 @@ class LutetiaUserAdmin(UserAdmin):
 
 admin.site.unregister(get_user_model())
 admin.site.register(get_user_model(), LutetiaUserAdmin)
+
+
+@admin.register(models.DataQuery)
+class DataQueryAdmin(SimpleHistoryAdmin):
+    """Queries are opened, answered and closed on the patient page; read here."""
+
+    list_display = ("patient", "subject", "status", "opened_by", "opened_at")
+    list_filter = ("status", "fact_kind")
+    search_fields = ("patient__study_id", "subject")
+    readonly_fields = [f.name for f in models.DataQuery._meta.fields]
+
+    def has_add_permission(self, request):
+        return False

@@ -166,7 +166,7 @@ def test_demo_users_with_debug_use_the_default_password_and_are_idempotent(monke
     run("demo_users")
     assert "lutetia-demo" in out
     users = {u.username: u for u in get_user_model().objects.all()}
-    assert set(users) == {"clinician", "research", "admin"}
+    assert set(users) == {"clinician", "research", "monitor", "admin"}
     for user in users.values():
         assert user.check_password("lutetia-demo")
     assert users["admin"].is_staff and users["admin"].staff_profile.role == "admin"

@@ -44,6 +44,11 @@ def _cycle(**kw) -> m.Cycle:
     return m.Cycle(course=factories.CourseFactory(), **values)
 
 
+def _query(**kw) -> m.DataQuery:
+    fields = {"fact_kind": "patient", "fact_id": 1, "subject": "s", "text": "t", **kw}
+    return m.DataQuery(patient=factories.PatientFactory(), **fields)
+
+
 def _lab(**kw) -> m.LabResult:
     values = {
         "date": dt.date(2005, 7, 1),
@@ -114,6 +119,9 @@ BAD_ROWS: dict[str, Callable[[], Callable[[], None] | None]] = {
     "course_intended_activity_range": lambda: _insert(_course(intended_activity_gbq=0)),
     "course_phase_valid": lambda: _insert(m.Course(patient=factories.PatientFactory(), phase="x")),
     "course_stop_reason_valid": lambda: _insert(_course(stop_reason="boredom")),
+    "course_record_status_valid": lambda: _insert(_course(record_status="signed")),
+    "dataquery_status_valid": lambda: _insert(_query(status="pending")),
+    "dataquery_fact_kind_valid": lambda: _insert(_query(fact_kind="lesion")),
     "cycle_activity_range": lambda: _insert(_cycle(administered_gbq=15.5)),
     "cycle_one_per_course_date": lambda: _duplicate_cycle,
     "adverse_event_grade_range": lambda: _insert(

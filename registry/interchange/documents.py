@@ -40,6 +40,7 @@ from registry.models import (
     Scan,
     Site,
 )
+from registry.models.locking import locked_patient_ids
 
 __all__ = [
     "FORMAT",
@@ -168,6 +169,7 @@ def _write(checked, *, by, progress: Progress | None) -> tuple[ImportResult, lis
             differing[facts.patient.study_id] = facts
         else:
             result.unchanged += 1
+    refuse_locked(checked, differing)
     # Only patients that differ are loaded as model instances, locked, and diffed.
     changed_ids = list(differing)
     for start in range(0, len(changed_ids), CHUNK):
@@ -186,6 +188,26 @@ def _write(checked, *, by, progress: Progress | None) -> tuple[ImportResult, lis
     writer.write(progress=writing)
     result.created, result.updated = len(new), len(replaced)
     return result, [p.id for p in new + replaced]
+
+
+def refuse_locked(checked, differing: dict) -> None:
+    """An import may not change a patient with a verified (locked) course; one whose
+    facts equal the document's passes. Raises `_Refused` naming each patient's path."""
+    if not differing:
+        return
+    ids = dict(Patient.objects.filter(study_id__in=list(differing)).values_list("id", "study_id"))
+    locked = {ids[pid] for pid in locked_patient_ids(list(ids))}
+    if not locked:
+        return
+    errors = {
+        f"$.patients[{i}]": [
+            f"Patient {facts.patient.study_id} has a verified course: it is locked until an "
+            "admin unlocks it, so this import may not change the patient."
+        ]
+        for i, facts in enumerate(checked.patients)
+        if facts.patient.study_id in locked
+    }
+    raise _Refused(errors)
 
 
 def _ensure_sites(named: dict[str, str], used: set[str]) -> dict[str, int]:

@@ -319,7 +319,7 @@ def _insert_with_history(model: type[models.Model], rows: list[Any], *, now, by)
         for attname, parent, fallback, is_date in plan:
             if attname in attrs:
                 value = attrs[attname]
-            elif parent is not None:
+            elif parent is not None and parent in attrs:
                 value = attrs[parent].id  # the parent row, new or stored
             else:
                 value = fallback

@@ -12,9 +12,10 @@ from registry.models.jobs import ExportJob, ImportJob, JobStatus
 from registry.models.labs import Analyte, LabResult
 from registry.models.outcomes import CourseOutcome, PatientState, TimePointResponse
 from registry.models.patients import Patient, PatientIdentity, PrimarySite, Sex
+from registry.models.queries import DataQuery, FactKind, QueryStatus
 from registry.models.sites import Role, Site, StaffProfile
 from registry.models.throttles import ThrottleWindow
-from registry.models.treatment import Course, Cycle, Phase, StopReason
+from registry.models.treatment import Course, Cycle, Phase, RecordStatus, StopReason
 
 __all__ = [
     "AdverseEvent",
@@ -24,7 +25,9 @@ __all__ = [
     "CourseOutcome",
     "Criteria",
     "Cycle",
+    "DataQuery",
     "ExportJob",
+    "FactKind",
     "ImportJob",
     "JobStatus",
     "LabResult",
@@ -36,6 +39,8 @@ __all__ = [
     "PatientState",
     "Phase",
     "PrimarySite",
+    "QueryStatus",
+    "RecordStatus",
     "ResponseCode",
     "ResponseOverride",
     "Role",

@@ -18,6 +18,7 @@ class Site(models.Model):
 class Role(models.TextChoices):
     CLINICIAN = "clinician", "Clinician"
     RESEARCH = "research", "Research staff"
+    MONITOR = "monitor", "Monitor"
     ADMIN = "admin", "Administrator"
 
 
@@ -40,7 +41,7 @@ class StaffProfile(models.Model):
     class Meta:
         constraints = [
             models.CheckConstraint(
-                condition=models.Q(role__in=["clinician", "research", "admin"]),
+                condition=models.Q(role__in=["clinician", "research", "monitor", "admin"]),
                 name="staffprofile_role_valid",
             )
         ]

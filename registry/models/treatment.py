@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import models
 from simple_history.models import HistoricalRecords
 
@@ -21,6 +22,14 @@ class StopReason(models.TextChoices):
     OTHER = "other", "Other"
 
 
+class RecordStatus(models.TextChoices):
+    """Where a course's data entry stands (REDCap's record status; GCP source verification)."""
+
+    INCOMPLETE = "incomplete", "Incomplete"
+    COMPLETE = "complete", "Complete"
+    VERIFIED = "verified", "Verified (locked)"
+
+
 class Course(ClinicalRecord):
     """A run of cycles of one phase (CLINICAL.md §1).
 
@@ -34,12 +43,28 @@ class Course(ClinicalRecord):
     stop_reason = models.CharField(
         max_length=16, choices=StopReason.choices, blank=True, default=""
     )
+    # Set only through `records.locks.set_course_status`: a verified course is locked.
+    record_status = models.CharField(
+        max_length=10, choices=RecordStatus.choices, default=RecordStatus.INCOMPLETE
+    )
+    status_changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    status_changed_at = models.DateTimeField(null=True, blank=True)
 
     history = HistoricalRecords()
 
     class Meta:
         ordering = ["patient", "id"]
         constraints = [
+            models.CheckConstraint(
+                condition=models.Q(record_status__in=RecordStatus.values),
+                name="course_record_status_valid",
+            ),
             models.CheckConstraint(
                 condition=models.Q(intended_activity_gbq__isnull=True)
                 | models.Q(intended_activity_gbq__gt=0, intended_activity_gbq__lte=100),

@@ -14,6 +14,7 @@ from typing import TypeVar
 from django.db import models, transaction
 
 from registry.derive.schedule import schedule_recompute
+from registry.models.locking import check_unlocked
 
 Fact = TypeVar("Fact", bound=models.Model)
 
@@ -61,6 +62,7 @@ def save_fact(
     instance.full_clean(exclude=list(exclude_validation) or None)
     model = type(instance)
     with transaction.atomic():
+        check_unlocked(instance)  # a verified course's facts refuse every write
         if instance.pk is not None and hasattr(instance, "version"):
             current = model.objects.select_for_update().only("version").get(pk=instance.pk)
             if expected_version is not None and current.version != expected_version:
@@ -81,6 +83,7 @@ def delete_fact(
     model = type(instance)
     patient_id = None if model._meta.model_name == "patient" else patient_id_of(instance)
     with transaction.atomic():
+        check_unlocked(instance)
         if hasattr(instance, "version"):
             current = model.objects.select_for_update().only("version").get(pk=instance.pk)
             if expected_version is not None and current.version != expected_version:

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from registry.records.views import corrections, entry, patients
+from registry.records.views import corrections, entry, patients, verification
 
 # URL segment and kind (registry.views.corrections.KINDS) of each correctable fact.
 FACT_SEGMENTS = [
@@ -55,5 +55,25 @@ urlpatterns = [
         "patients/<int:pk>/overrides/<int:fact_id>/edit/",
         corrections.override_edit,
         name="override_edit",
+    ),
+    # Record status (incomplete / complete / verified) and data queries.
+    path(
+        "patients/<int:pk>/courses/<int:fact_id>/status/",
+        verification.course_status,
+        {"kind": "course"},
+        name="course_status",
+    ),
+    path("patients/<int:pk>/queries/new/", verification.query_open, name="query_open"),
+    path(
+        "patients/<int:pk>/queries/<int:fact_id>/answer/",
+        verification.query_answer,
+        {"kind": "query"},
+        name="query_answer",
+    ),
+    path(
+        "patients/<int:pk>/queries/<int:fact_id>/close/",
+        verification.query_close,
+        {"kind": "query"},
+        name="query_close",
     ),
 ]

@@ -244,7 +244,9 @@ class CohortFilter:
         return params
 
 
-RESEARCH_PARAMS = frozenset({"start_from", "start_to", "ttp_regular", "ttp_regular_cutoff"})
+RESEARCH_PARAMS = frozenset(
+    {"start_from", "start_to", "ttp_regular", "ttp_regular_cutoff", "verified"}
+)
 OWN_STRATA = {
     "ttp_regular": "TTP after regular therapy (short / long)",
     "pancreas": "Pancreatic vs other primary",
@@ -286,6 +288,7 @@ class ResearchFilter:
     ttp_regular: str | None = None  # "short" | "long" | "unclassified"
     ttp_regular_cutoff: float = DEFAULT_TTP_REGULAR_CUTOFF
     strata: str | None = None  # any of STRATA_CHOICES
+    verified_only: bool = False  # only courses a monitor verified (and so locked)
 
     @property
     def selected(self) -> CohortFilter:
@@ -298,6 +301,8 @@ class ResearchFilter:
             q &= Q(start__lte=self.start_to)
         if self.ttp_regular:
             q &= Q(patient_id__in=ttp_regular_patients(self.ttp_regular, self))
+        if self.verified_only:
+            q &= Q(course__record_status="verified")
         strata = self.strata if self.strata in STRATA else None
         return dataclasses.replace(
             self.cohort, extra=q or None, strata=strata, ttp_regular_cutoff=self.ttp_regular_cutoff
@@ -316,6 +321,8 @@ class ResearchFilter:
         if self.ttp_regular:
             params["ttp_regular"] = self.ttp_regular
         params["ttp_regular_cutoff"] = f"{self.ttp_regular_cutoff:g}"
+        if self.verified_only:
+            params["verified"] = "true"
         return params
 
 
@@ -356,6 +363,11 @@ def parse_filter(params: Mapping[str, Any], *, extra_allowed: frozenset[str] = f
                 values[name] = dt.date.fromisoformat(own[name])
             except ValueError:
                 errors[name] = [f"'{own[name][:40]}' is not a date (YYYY-MM-DD)."]
+    if (raw := own.get("verified")) is not None:
+        if raw not in ("true", "false"):
+            errors["verified"] = ["Must be true or false."]
+        else:
+            values["verified_only"] = raw == "true"
     if (raw := own.get("ttp_regular")) is not None:
         if raw not in TTP_REGULAR_LABELS:
             errors["ttp_regular"] = ["Must be short, long or unclassified."]

@@ -1,4 +1,4 @@
-"""`python manage.py demo_users`: the demo logins clinician, research and admin."""
+"""`python manage.py demo_users`: the demo logins clinician, research, monitor and admin."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ DEFAULT_DEMO_PASSWORD = "lutetia-demo"
 
 class Command(BaseCommand):
     help = (
-        "Create (or reset) the demo users clinician, research and admin on the demo cohort's "
+        "Create (or reset) the demo users clinician, research, monitor and admin on the demo "
+        "cohort's "
         "sites. The password is LUTETIA_DEMO_PASSWORD, or 'lutetia-demo' with DEBUG on."
     )
 
@@ -36,6 +37,7 @@ class Command(BaseCommand):
             for username, role in (
                 ("clinician", "clinician"),
                 ("research", "research"),
+                ("monitor", "monitor"),
                 ("admin", "admin"),
             ):
                 sites = DEFAULT_SITES if role != "admin" else ()
@@ -47,5 +49,6 @@ class Command(BaseCommand):
             "Demo logins (sites " + ", ".join(DEFAULT_SITES) + "):\n"
             f"  clinician / {shown}   enters and checks patients\n"
             f"  research  / {shown}   cohorts, curves, de-identified exports\n"
+            f"  monitor   / {shown}   verifies and locks courses, opens data queries\n"
             f"  admin     / {shown}   every site, Django admin"
         )

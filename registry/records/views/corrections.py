@@ -29,6 +29,7 @@ from registry.models import (
     ResponseOverride,
     Scan,
 )
+from registry.models.locking import RecordLocked
 from registry.records import clinic, corrections, forms, selectors
 from registry.records import correction_forms as cforms
 from registry.records.facts import StaleVersion, delete_fact, save_fact
@@ -178,6 +179,8 @@ def delete(request: HttpRequest, pk: int, fact_id: int, kind: str) -> HttpRespon
             )
         except StaleVersion:
             form.add_error(None, cforms.STALE_MESSAGE)
+        except RecordLocked as exc:
+            form.add_error(None, exc)
         else:
             return _done(request, patient, f"Deleted {description}.", spec.anchor)
     return _render(
@@ -298,6 +301,8 @@ def scan_edit(request: HttpRequest, pk: int, fact_id: int) -> HttpResponse:
             )
         except StaleVersion:
             form.add_error(None, cforms.STALE_MESSAGE)
+        except RecordLocked as exc:
+            form.add_error(None, exc)
         except clinic.ScanError as exc:
             forms.add_model_errors(form, ValidationError(exc.scan_errors), {"date": "scanned_on"})
             live = formset.lesion_forms()

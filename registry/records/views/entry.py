@@ -17,6 +17,7 @@ from django.utils import timezone
 from registry.access import get_patient_for, may_write_clinical, visible_sites
 from registry.models import Course, Criteria, Cycle, Patient, PatientIdentity, StaffProfile
 from registry.models.base import ClinicalRecord
+from registry.models.locking import RecordLocked
 from registry.records import clinic, forms, lab_forms, scan_selectors, selectors
 from registry.records.facts import StaleVersion, save_fact
 
@@ -200,6 +201,8 @@ def blood_panel_form(request: HttpRequest, pk: int) -> HttpResponse:
             )
         except clinic.PanelError as exc:
             form.add_panel_errors(exc.errors)
+        except RecordLocked as exc:
+            form.add_error(None, exc)
         else:
             return _done(request, patient, f"{len(values)} lab values recorded.", "labs")
     return _render(request, "patients/panel_form.html", patient, form=form)
@@ -232,6 +235,8 @@ def scan_form(request: HttpRequest, pk: int) -> HttpResponse:
                 lesions=lesions,
                 by=request.user,
             )
+        except RecordLocked as exc:
+            form.add_error(None, exc)
         except clinic.ScanError as exc:
             forms.add_model_errors(form, ValidationError(exc.scan_errors), {"date": "scanned_on"})
             live = formset.lesion_forms()

@@ -10,10 +10,10 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from registry.access import get_patient_for, may_see_identifiers, may_write_clinical
+from registry.access import get_patient_for, may_see_identifiers, may_write_clinical, role_of
 from registry.clinical import kidney
-from registry.models import PatientState
-from registry.records import clinic, figures, selectors
+from registry.models import PatientState, Role
+from registry.records import clinic, figures, selectors, verification
 
 PAGE_SIZE = 50
 
@@ -72,8 +72,26 @@ def patient_detail(request: HttpRequest, pk: int) -> HttpResponse:
             # Also gates free text (notes, reasons): names get typed into it.
             "show_identifiers": may_see_identifiers(request.user),
             "may_write": may_write_clinical(request.user),
+            **_verification_context(request.user, patient),
         },
     )
+
+
+def _verification_context(user, patient) -> dict:
+    """What the status buttons and the queries section show to this user's role."""
+    role = role_of(user)
+    monitors = role in (Role.MONITOR, Role.ADMIN)
+    return {
+        "may_verify": monitors,
+        "may_unlock": role == Role.ADMIN,
+        "may_answer": role in (Role.CLINICIAN, Role.ADMIN),
+        "queries": list(
+            patient.queries.select_related("opened_by", "answered_by", "closed_by").order_by(
+                "status", "-opened_at"
+            )
+        ),
+        "query_facts": verification.fact_choices(patient) if monitors else [],
+    }
 
 
 def _age(birth_date: date | None, death_date: date | None) -> float | None:

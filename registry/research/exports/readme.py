@@ -79,6 +79,8 @@ def describe_filter(scope: ExportScope) -> list[tuple[str, str]]:
             items.append(("Courses started", span))
         if rf.ttp_regular:
             items.append(("TTP after regular therapy", rf.ttp_regular))
+        if rf.verified_only:
+            items.append(("Record status", "verified courses only (checked by a monitor)"))
     items.append(("Response and progression criteria", cohort.criteria.upper()))
     items.append(("Toxicity window", f"{window} days after the last cycle of a course"))
     items.append(("TTP-after-regular cut-off", f"{rf.ttp_regular_cutoff:g} months"))
