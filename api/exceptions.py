@@ -30,7 +30,9 @@ class PreconditionFailed(exceptions.APIException):
 
 
 class Locked(exceptions.APIException):
-    status_code = status.HTTP_423_LOCKED
+    """CONTRACT.md: a fact of a verified course answers 409 {"detail", "locked": true}."""
+
+    status_code = status.HTTP_409_CONFLICT
     default_detail = "The record belongs to a verified course and is locked."
     default_code = "locked"
 
@@ -108,4 +110,6 @@ def registry_exception_handler(exc, context):
         return None  # a genuine server error: Django logs it and answers 500
     if isinstance(response.data, list):
         response.data = {api_settings.NON_FIELD_ERRORS_KEY: response.data}
+    if isinstance(exc, Locked):
+        response.data = {"detail": response.data["detail"], "locked": True}
     return response

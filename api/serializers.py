@@ -103,7 +103,7 @@ class StrictSerializer(serializers.ModelSerializer):
         try:
             return save_fact(instance, by=self.acting_user, expected_version=expected_version)
         except RecordLocked:
-            raise  # 423, not a 400: nothing is wrong with the request itself
+            raise  # 409 locked, not a 400: nothing is wrong with the request itself
         except DjangoValidationError as exc:
             raise serializers.ValidationError(
                 validation_detail(exc, self.api_names, type(instance))

@@ -22,14 +22,15 @@ def sees_all_sites(user) -> bool:
 
 
 def may_see_identifiers(user) -> bool:
-    """Research staff never see direct identifiers (name, hospital number, birth date)."""
-    return role_of(user) in (Role.CLINICIAN, Role.ADMIN)
+    """Research staff never see direct identifiers (name, hospital number, birth date);
+    a monitor reads like a clinician (CONTRACT.md: source verification needs them)."""
+    return role_of(user) in (Role.CLINICIAN, Role.MONITOR, Role.ADMIN)
 
 
 def may_export_pseudonymised(user) -> bool:
-    """Exports with exact dates: clinicians and admins (who see identifiers anyway), and
-    research staff an admin granted `registry.export_pseudonymised` to."""
-    if role_of(user) in (Role.CLINICIAN, Role.ADMIN):
+    """Exports with exact dates: those who see identifiers anyway (clinicians, monitors,
+    admins), and research staff an admin granted `registry.export_pseudonymised` to."""
+    if may_see_identifiers(user):
         return True
     return role_of(user) is not None and user.has_perm("registry.export_pseudonymised")
 

@@ -119,21 +119,22 @@ def test_a_locked_courses_facts_refuse_edits_on_the_pages(client, clinician, loc
     assert before.status_code == 302
 
 
-def test_a_locked_courses_facts_answer_423_through_the_api(clinician, locked):
+def test_a_locked_courses_facts_answer_409_locked_through_the_api(clinician, locked):
     api = APIClient()
     api.force_authenticate(clinician)
     cycle = locked.cycles.order_by("date").first()
     patch = api.patch(f"/api/v1/cycles/{cycle.pk}/", {"activity_gbq": 7.0}, format="json")
-    assert patch.status_code == 423 and "verified and locked" in patch.json()["detail"]
+    assert patch.status_code == 409 and "verified and locked" in patch.json()["detail"]
+    assert patch.json()["locked"] is True
     cycle.refresh_from_db()
     assert cycle.administered_gbq == 7.4
     lab = models.LabResult.objects.get(patient_id=locked.patient_id)
-    assert api.delete(f"/api/v1/labs/{lab.pk}/").status_code == 423
+    assert api.delete(f"/api/v1/labs/{lab.pk}/").status_code == 409
     body = {"patient": locked.patient_id, "date": "2005-08-01", "analyte": "wbc"}
     new = api.post("/api/v1/labs/", {**body, "value": 5, "unit": "10^9/L"}, format="json")
-    assert new.status_code == 423
+    assert new.status_code == 409
     assert (
-        api.patch(f"/api/v1/courses/{locked.pk}/", {"stop_reason": "completed"}).status_code == 423
+        api.patch(f"/api/v1/courses/{locked.pk}/", {"stop_reason": "completed"}).status_code == 409
     )
     status_url = f"/api/v1/courses/{locked.pk}/status/"
     assert api.get(status_url).json()["status"] == "verified"
@@ -166,7 +167,7 @@ def test_an_import_may_not_change_a_locked_patient(clinician, locked):
     doc["patients"][0]["courses"][0]["cycles"][0]["activity_gbq"] = 7.0
     result = import_document(doc, by=clinician)
     assert not result.ok
-    assert [e.path for e in result.errors] == ["$.patients[0]"]
+    assert [e.path for e in result.errors] == ["patients[0]"]
     assert "verified course" in result.errors[0].message
     assert sorted(
         models.Cycle.objects.filter(course=locked).values_list("administered_gbq", flat=True)
@@ -253,3 +254,15 @@ def test_research_can_keep_to_verified_courses(client, researcher, clinician, mo
     assert "VF-1" in every and other.patient.study_id in every
     assert "VF-1" in verified and other.patient.study_id not in verified
     assert client.get(url, {"verified": "maybe"}).status_code == 400
+
+
+def test_a_monitor_reads_like_a_clinician_and_records_nothing(client, monitor, course):
+    factories.IdentityFactory(patient=course.patient, name="Jan Jansen")
+    client.force_login(monitor)
+    page = client.get(reverse("patient_detail", args=[course.patient_id])).content.decode()
+    assert "Jan Jansen" in page
+    assert client.get(reverse("labs_new", args=[course.patient_id])).status_code == 403
+    api = APIClient()
+    api.force_authenticate(monitor)
+    body = {"patient": course.patient_id, "date": "2005-05-01", "analyte": "wbc"}
+    assert api.post("/api/v1/labs/", {**body, "value": 5, "unit": "10^9/L"}).status_code == 403

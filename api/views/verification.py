@@ -3,7 +3,7 @@
 - `GET/POST /api/v1/courses/{id}/status/`: a course's status; POST
   `{"status": "complete" | "incomplete" | "verified", "reason": "…"}`.
   Clinicians mark complete, monitors and admins verify, admins unlock (with a
-  reason). A fact of a verified course answers writes with 423 Locked.
+  reason). A fact of a verified course answers writes with 409 `{"detail", "locked": true}`.
 - `/api/v1/queries/`: list (`?patient=`, `?status=`), read, open (monitors and
   admins: `{"patient", "fact_kind", "fact_id", "text"}`), and the actions
   `answer` (`{"answer"}`, clinicians and admins), `reopen` (`{"text"}`) and

@@ -200,7 +200,7 @@ def refuse_locked(checked, differing: dict) -> None:
     if not locked:
         return
     errors = {
-        f"$.patients[{i}]": [
+        f"patients[{i}]": [
             f"Patient {facts.patient.study_id} has a verified course: it is locked until an "
             "admin unlocks it, so this import may not change the patient."
         ]

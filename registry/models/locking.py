@@ -23,7 +23,7 @@ LOCKED_MESSAGE = (
 
 
 class RecordLocked(ValidationError):
-    """A write to a fact of a verified course (a form error; 423 from the API)."""
+    """A write to a fact of a verified course (a form error; 409 `{"detail", "locked": true}` from the API)."""
 
     def __init__(self, course: Course):
         super().__init__(LOCKED_MESSAGE.format(course=describe_course(course)), code="locked")

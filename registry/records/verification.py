@@ -3,7 +3,7 @@
 Each course has a status: `incomplete` (the default), `complete` (the
 clinician says the data entry is done) and `verified` (a monitor or an admin
 checked it against the source). A verified course is locked: its facts refuse
-every edit and delete — from a form, the API (423 Locked) or an import —
+every edit and delete — from a form, the API (409 with `"locked": true`, CONTRACT.md) or an import —
 until an admin unlocks it, giving a reason that is kept in its history.
 
 Which facts belong to a course: the course itself, its cycles and response
