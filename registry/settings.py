@@ -205,7 +205,11 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
 
-LANGUAGE_CODE = "en-gb"
+LANGUAGE_CODE = os.environ.get("LANGUAGE_CODE", "en-gb")
+# How pages show dates (Django's date format characters); inputs follow the browser's
+# locale. Exports, the API and the interchange format always use ISO dates.
+DATE_FORMAT = os.environ.get("DATE_FORMAT", "d/m/Y")
+DATETIME_FORMAT = os.environ.get("DATETIME_FORMAT", DATE_FORMAT + " H:i")
 TIME_ZONE = os.environ.get("TIME_ZONE", "Europe/Amsterdam")
 USE_I18N = True
 USE_TZ = True

@@ -58,3 +58,21 @@ def test_drill_downs_in_words():
     assert describe_drill("grade_platelets:na") == "worst platelets not assessed"
     assert describe_drill("event_os:0,sex:F") == "censored (no death); sex: Female"
     assert describe_drill("has:ki67") == "with a Ki-67 index"
+
+
+def test_pages_show_dates_as_the_settings_say(client, clinician, site, settings):
+    import datetime as dt
+
+    from registry.templatetags.lutetia import dates, day
+
+    assert day(dt.date(2005, 7, 1)) == "01/07/2005"  # en-GB, the default
+    assert dates("Lab of 2005-07-01: no, 2005-13-01 is no date") == (
+        "Lab of 01/07/2005: no, 2005-13-01 is no date"
+    )
+    patient = factories.PatientFactory(site=site, diagnosis_date=dt.date(2004, 3, 9))
+    client.force_login(clinician)
+    page = client.get(reverse("patient_detail", args=[patient.pk])).content.decode()
+    assert "09/03/2004" in page and "2004-03-09" not in page
+    settings.DATE_FORMAT = "Y-m-d"
+    page = client.get(reverse("patient_detail", args=[patient.pk])).content.decode()
+    assert "2004-03-09" in page

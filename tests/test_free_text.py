@@ -67,7 +67,7 @@ def test_the_patient_page_shows_research_no_free_text(client, researcher, clinic
     assert NAME not in page
     assert "Given despite warnings" in page  # that it happened is clinical, not identifying
     assert "(free text)" in page  # the history says a note changed, not what it said
-    assert "Nausea" in page and "2006-06-01" in page  # the facts themselves stay
+    assert "Nausea" in page and "01/06/2006" in page  # the facts themselves stay
 
 
 @pytest.mark.parametrize(

@@ -93,11 +93,11 @@ def test_patient_page_links_every_fact_with_a_named_link(client, clinician, pati
     ids = fact_ids(patient)
     for name in EDIT_AND_DELETE:
         assert f'href="{url(name, patient, ids)}"' in html, name
-    assert 'Edit<span class="visually-hidden"> cycle 2005-08-01</span>' in html
-    assert 'Delete<span class="visually-hidden"> cycle 2005-08-01</span>' in html
-    assert 'Edit<span class="visually-hidden"> salvage course from 2005-06-01</span>' in html
-    assert 'Edit<span class="visually-hidden"> Platelets value 2005-07-01</span>' in html
-    assert 'Edit<span class="visually-hidden"> CT scan 2005-10-20</span>' in html
+    assert 'Edit<span class="visually-hidden"> cycle 01/08/2005</span>' in html
+    assert 'Delete<span class="visually-hidden"> cycle 01/08/2005</span>' in html
+    assert 'Edit<span class="visually-hidden"> salvage course from 01/06/2005</span>' in html
+    assert 'Edit<span class="visually-hidden"> Platelets value 01/07/2005</span>' in html
+    assert 'Edit<span class="visually-hidden"> CT scan 20/10/2005</span>' in html
     assert 'Remove<span class="visually-hidden"> SWOG override</span>' in html
 
 
@@ -502,7 +502,7 @@ def test_delete_asks_for_confirmation_and_a_reason(client, clinician, patient):
     lab = LabResult.objects.get(patient=patient, analyte="platelets")
     target = url("lab_delete", patient)
     page = client.get(target).content.decode()
-    assert "Delete Platelets value 2005-07-01?" in page
+    assert "Delete Platelets value 01/07/2005?" in page
     assert LabResult.objects.filter(pk=lab.pk).exists()  # GET never deletes
     response = client.post(target, {"version": lab.version, "reason": "   "})
     assert _errors_next_to(response.content.decode(), "id_reason")
@@ -539,7 +539,7 @@ def test_deleting_a_course_deletes_and_audits_its_cycles(client, clinician, pati
     # The patient page's history shows the deletions with the reason.
     html = client.get(reverse("patient_detail", args=[patient.pk])).content.decode()
     assert '<span class="tag deleted">Deleted</span> Course' in html
-    assert '<span class="tag deleted">Deleted</span> Cycle 2005-06-01' in html
+    assert '<span class="tag deleted">Deleted</span> Cycle 01/06/2005' in html
     assert "Duplicate entry" in html and "Course deleted: Duplicate entry" in html
 
 

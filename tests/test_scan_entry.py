@@ -53,7 +53,7 @@ def test_the_form_lists_every_baseline_lesion_and_new_ones_since(client, clinici
     client.force_login(clinician)
     html = client.get(reverse("scan_new", args=[patient.pk])).content.decode()
     assert rows(html) == ["L1", "L2", "N1", "L3"]  # L2, not assessed last time, is still there
-    assert "course's baseline scan (CT, 2005-05-20)" in html
+    assert "course's baseline scan (CT, 20/05/2005)" in html
     date_input = html.split('name="scanned_on"', 1)[1].split(">", 1)[0]
     assert 'value="' not in date_input  # no date by default: scans are entered afterwards
 

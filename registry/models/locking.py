@@ -23,7 +23,8 @@ LOCKED_MESSAGE = (
 
 
 class RecordLocked(ValidationError):
-    """A write to a fact of a verified course (a form error; 409 `{"detail", "locked": true}` from the API)."""
+    """A write to a fact of a verified course: a form error on the pages, and from the
+    API a 409 `{"detail", "locked": true}` (CONTRACT.md)."""
 
     def __init__(self, course: Course):
         super().__init__(LOCKED_MESSAGE.format(course=describe_course(course)), code="locked")

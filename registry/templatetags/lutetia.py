@@ -3,7 +3,12 @@ pages round here."""
 
 from __future__ import annotations
 
+import datetime as dt
+import re
+
 from django import template
+from django.conf import settings
+from django.utils import dateformat, timezone
 
 from registry.clinical import quality, vocabularies
 
@@ -54,3 +59,39 @@ def lockout_minutes(duration) -> int:
 def finding_label(code: str) -> str:
     """A data-quality finding's words; an unknown code is shown as it is."""
     return quality.FINDING_LABELS.get(code, code)
+
+
+ISO_DATE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
+
+
+@register.filter
+def day(value) -> str:
+    """A date as the pages show it (settings.DATE_FORMAT, default dd/mm/yyyy); "" for None."""
+    if value in (None, ""):
+        return ""
+    return dateformat.format(value, settings.DATE_FORMAT)
+
+
+@register.filter
+def moment(value) -> str:
+    """A date and time in the server's time zone (settings.DATETIME_FORMAT)."""
+    if value in (None, ""):
+        return ""
+    if isinstance(value, dt.datetime) and timezone.is_aware(value):
+        value = timezone.localtime(value)
+    return dateformat.format(value, settings.DATETIME_FORMAT)
+
+
+@register.filter
+def dates(text) -> str:
+    """Stored text (findings, reasons) with its ISO dates shown as the pages show dates."""
+    if not text:
+        return text
+
+    def shown(match: re.Match) -> str:
+        try:
+            return day(dt.date(*(int(g) for g in match.groups())))
+        except ValueError:
+            return match.group(0)
+
+    return ISO_DATE.sub(shown, str(text))
