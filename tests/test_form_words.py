@@ -50,7 +50,7 @@ def test_a_save_that_changes_nothing_leaves_no_history_line(clinician, site):
         if e.what.startswith("Patient")
     ]
     assert [e.action for e in lines] == ["changed", "created"]
-    assert lines[0].changes == [("ki67_percent", None, 12.0)]
+    assert lines[0].changes == [("Ki-67 (%)", None, 12.0)]
 
 
 def test_drill_downs_in_words():

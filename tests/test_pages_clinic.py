@@ -154,7 +154,7 @@ def test_history_shows_who_changed_what(client, clinician, patient):
     html = login(client, clinician).get(reverse("patient_detail", args=[patient.pk])).content
     html = html.decode()
     assert "Changed Lab platelets 01/07/2005" in html
-    assert "<code>value</code> 40.0 → 45" in html
+    assert '<span class="field">value</span>: 40.0 → 45' in html
 
 
 # ------------------------------------------------------------------ roles and sites

@@ -404,6 +404,8 @@ def patient_history(patient: Patient, *, user, limit: int = HISTORY_LIMIT) -> li
                 continue  # a save that changed nothing shown (a recompute's touch): no line
             if not show_identity:
                 changes = [_for_research(name, old, new) for name, old, new in changes]
+            # Words, not field names: "Ki-67 (%)" rather than ki67_percent.
+            changes = [(field_label(model, name), old, new) for name, old, new in changes]
             entries.append(
                 HistoryEntry(
                     when=row.history_date,
@@ -416,6 +418,30 @@ def patient_history(patient: Patient, *, user, limit: int = HISTORY_LIMIT) -> li
             )
     entries.sort(key=lambda e: e.when, reverse=True)
     return entries[:limit]
+
+
+FIELD_WORDS = {
+    "ki67_percent": "Ki-67 (%)",
+    "weight_kg": "weight (kg)",
+    "administered_gbq": "activity (GBq)",
+    "intended_activity_gbq": "intended activity (GBq)",
+    "long_mm": "longest diameter (mm)",
+    "short_mm": "perpendicular diameter (mm)",
+    "lln": "lower limit of normal",
+    "uln": "upper limit of normal",
+    "course_id": "course",
+    "site_id": "site",
+}
+
+
+def field_label(model, name: str) -> str:
+    """A changed field as the history shows it: our words, else the model's verbose name."""
+    if name in FIELD_WORDS:
+        return FIELD_WORDS[name]
+    try:
+        return str(model._meta.get_field(name.removesuffix("_id")).verbose_name)
+    except Exception:  # an unknown name: shown as it is
+        return name
 
 
 def _for_research(name: str, old, new) -> tuple[str, object, object]:
