@@ -110,3 +110,23 @@ def test_the_api_accepts_an_implausible_value_and_records_the_finding(clinician,
     assert "implausible_value" in findings(patient)
     usual = api.post("/api/v1/labs/", {**body, "value": 1.1, "unit": "mg/dL"}, format="json")
     assert usual.status_code == 201
+
+
+def test_tumour_markers_on_the_panel_and_their_chart(client, clinician, patient):
+    client.force_login(clinician)
+    response = panel(
+        client,
+        patient,
+        value_chromogranin_a="120",
+        unit_chromogranin_a="ng/mL",
+        value_nse="14.5",
+        unit_nse="ug/L",
+        value_u_5hiaa="10",
+        unit_u_5hiaa="mg/24h",
+    )
+    assert response.status_code == 302
+    hiaa = LabResult.objects.get(patient=patient, analyte="u_5hiaa")
+    assert hiaa.canonical_value == pytest.approx(52.3)
+    page = client.get(reverse("patient_detail", args=[patient.pk])).content.decode()
+    for analyte in ("chromogranin_a", "nse", "u_5hiaa"):
+        assert f'id="chart-{analyte}"' in page

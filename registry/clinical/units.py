@@ -21,6 +21,8 @@ ANALYTES: tuple[str, ...] = (
     "alp",
     "egfr",
     "chromogranin_a",
+    "nse",
+    "u_5hiaa",
 )
 
 COUNT_ANALYTES: tuple[str, ...] = ("platelets", "wbc", "neutrophils", "lymphocytes")
@@ -38,6 +40,8 @@ CANONICAL_UNIT: dict[str, str] = {
     "alp": "U/L",
     "egfr": "mL/min/1.73m2",
     "chromogranin_a": "ug/L",
+    "nse": "ug/L",
+    "u_5hiaa": "umol/24h",  # urine 5-HIAA per 24 h
 }
 
 _COUNT_UNITS: dict[str, float] = {"10^9/L": 1.0, "10^3/uL": 1.0, "/mm3": 1.0 / 1000.0}
@@ -57,6 +61,8 @@ UNIT_FACTORS: dict[str, dict[str, float]] = {
     "alp": {"U/L": 1.0},
     "egfr": {"mL/min/1.73m2": 1.0},
     "chromogranin_a": {"ug/L": 1.0, "ng/mL": 1.0},
+    "nse": {"ug/L": 1.0, "ng/mL": 1.0},
+    "u_5hiaa": {"umol/24h": 1.0, "mg/24h": 5.23},
 }
 
 # Upper limits of a living patient, in the canonical unit (CLINICAL.md §6).

@@ -19,6 +19,8 @@ class Analyte(models.TextChoices):
     BILIRUBIN = "bilirubin", "Bilirubin"
     ALP = "alp", "Alkaline phosphatase"
     CHROMOGRANIN_A = "chromogranin_a", "Chromogranin A"
+    NSE = "nse", "Neuron-specific enolase"
+    U_5HIAA = "u_5hiaa", "Urine 5-HIAA (24 h)"
 
 
 class LabResult(ClinicalRecord):

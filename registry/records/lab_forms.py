@@ -28,6 +28,10 @@ PANEL_ANALYTES: tuple[str, ...] = (
     "alt",
     "ast",
     "alp",
+    # Tumour markers (CLINICAL.md §6): often drawn with the blood count.
+    "chromogranin_a",
+    "nse",
+    "u_5hiaa",
 )
 
 

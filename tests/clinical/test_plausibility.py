@@ -132,3 +132,21 @@ def test_a_patients_findings_report_each_mix_up_once_at_the_value_that_jumped():
         ("implausible_change", "Lab of 2020-01-20:"),
     ]
     assert lab_findings(_facts(labs[0], labs[2])) == []
+
+
+@pytest.mark.parametrize(
+    ("analyte", "value", "unit", "canonical"),
+    [
+        ("chromogranin_a", 120.0, "ng/mL", 120.0),
+        ("nse", 14.5, "ng/mL", 14.5),
+        ("nse", 14.5, "µg/L", 14.5),
+        ("u_5hiaa", 10.0, "mg/24h", 52.3),  # × 5.23 (CLINICAL.md §6)
+        ("u_5hiaa", 40.0, "umol/24h", 40.0),
+    ],
+)
+def test_tumour_marker_units(analyte, value, unit, canonical):
+    from registry.clinical import units
+
+    assert units.to_canonical(analyte, value, unit) == pytest.approx(canonical)
+    with pytest.raises(units.UnitError):
+        units.measure(analyte, value, "mmol/L")
