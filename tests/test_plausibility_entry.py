@@ -64,7 +64,7 @@ def test_a_usual_panel_needs_no_confirmation(client, clinician, patient):
     client.force_login(clinician)
     response = panel(client, patient, value_platelets="180", unit_platelets="10^9/L")
     assert response.status_code == 302
-    assert "confirm" not in StaffProfile.objects.get(user=clinician).preferred_units
+    assert StaffProfile.objects.get(user=clinician).preferred_units["platelets"] == "10^9/L"
 
 
 def test_a_jump_from_the_previous_value_asks_too(client, clinician, patient):

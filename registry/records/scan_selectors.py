@@ -64,35 +64,34 @@ def _latest_course_start(patient: Patient) -> date | None:
     return latest["start"] if latest else None
 
 
-def current_baseline_scan(patient: Patient) -> Scan | None:
+def patient_scans(patient: Patient) -> list[Scan]:
+    """The patient's scans with their lesions (one query each), for the two below."""
+    return list(Scan.objects.filter(patient=patient).prefetch_related("lesions"))
+
+
+def current_baseline_scan(patient: Patient, scans: list[Scan]) -> Scan | None:
     """The baseline scan of the patient's latest course (CLINICAL.md §2), or None."""
     start = _latest_course_start(patient)
     if start is None:
         return None
-    scans = list(Scan.objects.filter(patient=patient))
     found = select_baseline_scan([ScanFact(s.pk, s.date, s.modality, ()) for s in scans], start)
     return next((s for s in scans if found and s.pk == found.key), None)
 
 
-def scan_prefill(patient: Patient) -> list[dict]:
+def scan_prefill(scans: list[Scan], baseline: Scan | None) -> list[dict]:
     """The lesions a new scan should measure: every lesion of the current course's
     baseline scan, plus any new lesion seen since (CLINICAL.md §2: a baseline target
     left off a follow-up is not evaluated, so none may silently drop out).
 
     Without a course with a baseline, the previous scan's lesions, as before.
     """
-    scans = list(Scan.objects.filter(patient=patient).prefetch_related("lesions"))
-    start = _latest_course_start(patient)
-    facts = [ScanFact(s.pk, s.date, s.modality, ()) for s in scans]
-    baseline = select_baseline_scan(facts, start) if start else None
     if baseline is None:
         previous = max(scans, key=lambda s: (s.date, s.pk), default=None)
         return lesion_rows(previous.lesions.all()) if previous else []
-    by_id = {s.pk: s for s in scans}
-    rows = lesion_rows(by_id[baseline.key].lesions.all())
+    rows = lesion_rows(baseline.lesions.all())
     listed = {row["lesion"] for row in rows}
     later = sorted((s for s in scans if s.date > baseline.date), key=lambda s: (s.date, s.pk))
-    for scan in later:
+    for scan in later:  # the prefetched lesions: no query per scan
         for lesion in scan.lesions.all():
             if lesion.new and lesion.lesion not in listed:
                 rows.append({**lesion_rows([lesion])[0], "target": False})

@@ -320,15 +320,6 @@ def patient_cycles(patient: Patient) -> list[Cycle]:
     )
 
 
-def previous_scan(patient: Patient) -> Scan | None:
-    return (
-        Scan.objects.filter(patient=patient)
-        .prefetch_related("lesions")
-        .order_by("-date", "-id")
-        .first()
-    )
-
-
 # ------------------------------------------------------------------ change history
 
 HISTORY_LIMIT = 50

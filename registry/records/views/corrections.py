@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
-from django.db.models import Min, Model, QuerySet
+from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
@@ -29,7 +29,7 @@ from registry.models import (
     ResponseOverride,
     Scan,
 )
-from registry.models.locking import RecordLocked
+from registry.models.locking import RecordLocked, describe_course
 from registry.records import clinic, corrections, forms, selectors
 from registry.records import correction_forms as cforms
 from registry.records.facts import StaleVersion, delete_fact, save_fact
@@ -60,9 +60,7 @@ class Kind:
 
 
 def _course_start(course: Course) -> str:
-    start = course.cycles.aggregate(start=Min("date"))["start"]
-    when = f"from {start:%Y-%m-%d}" if start else "without cycles"
-    return f"{course.get_phase_display().lower()} course {when}"
+    return describe_course(course, without=" without cycles")
 
 
 def _course_consequences(course: Course) -> str:

@@ -213,7 +213,10 @@ def blood_panel_form(request: HttpRequest, pk: int) -> HttpResponse:
 
 def scan_form(request: HttpRequest, pk: int) -> HttpResponse:
     patient = _writable_patient(request, pk)
-    previous = selectors.previous_scan(patient)
+    # The scans are read once: for the baseline, the previous scan and the prefill.
+    scans = scan_selectors.patient_scans(patient)
+    baseline = scan_selectors.current_baseline_scan(patient, scans)
+    previous = max(scans, key=lambda s: (s.date, s.pk), default=None)
     if request.method == "POST":
         form = forms.ScanForm(request.POST)
         formset = forms.LesionFormSet(request.POST, prefix="lesions")
@@ -221,7 +224,7 @@ def scan_form(request: HttpRequest, pk: int) -> HttpResponse:
         # No date by default: a scan is entered after it was read, rarely on its day.
         form = forms.ScanForm(initial={"modality": "CT"})
         formset = forms.LesionFormSet(
-            initial=scan_selectors.scan_prefill(patient), prefix="lesions"
+            initial=scan_selectors.scan_prefill(scans, baseline), prefix="lesions"
         )
     # Both validated (no short-circuit), so that every error shows in one round.
     valid = [form.is_valid(), formset.is_valid()] if request.method == "POST" else [False]
@@ -251,7 +254,7 @@ def scan_form(request: HttpRequest, pk: int) -> HttpResponse:
         form=form,
         formset=formset,
         previous=previous,
-        baseline=scan_selectors.current_baseline_scan(patient),
+        baseline=baseline,
     )
 
 

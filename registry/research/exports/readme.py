@@ -52,7 +52,7 @@ def describe_filter(scope: ExportScope) -> list[tuple[str, str]]:
     """The cohort definition as (item, value) pairs; the report prints the same."""
     rf = scope.filter
     cohort = rf.cohort
-    window = cohort.toxicity_window_days or settings.LUTETIA_TOXICITY_WINDOW_DAYS
+    window = cohort.window_days
     items: list[tuple[str, str]] = []
     if scope.whole_registry:
         items.append(("Scope", "the whole registry: every patient you may see, every course"))
@@ -281,7 +281,7 @@ def definitions(scope: ExportScope) -> list[tuple[str, str]]:
     values = {
         "days_per_month": DAYS_PER_MONTH,
         "fraction": settings.LUTETIA_INTENDED_ACTIVITY_FRACTION,
-        "window": scope.filter.cohort.toxicity_window_days or settings.LUTETIA_TOXICITY_WINDOW_DAYS,
+        "window": scope.filter.cohort.window_days,
         "cutoff": scope.filter.ttp_regular_cutoff,
         "confirmation": (
             f"CR and PR need a confirming scan at least {confirm} days later. "

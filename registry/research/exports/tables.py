@@ -481,9 +481,9 @@ def headers(table: Table, scope: ExportScope) -> list[str]:
     return [h for h, _, _ in table.output_columns(scope)]
 
 
-def count_rows(tables: Iterable[Table], scope: ExportScope) -> int:
-    return sum(table_queryset(t, scope).count() for t in tables)
-
-
 def table_counts(tables: Iterable[Table], scope: ExportScope) -> dict[str, int]:
     return {t.name: table_queryset(t, scope).count() for t in tables}
+
+
+def count_rows(tables: Iterable[Table], scope: ExportScope) -> int:
+    return sum(table_counts(tables, scope).values())
