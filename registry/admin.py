@@ -193,6 +193,48 @@ class AdverseEventAdmin(ClinicalAdmin):
     raw_id_fields = ("patient",)
 
 
+@admin.register(models.PriorTreatment)
+class PriorTreatmentAdmin(ClinicalAdmin):
+    list_display = ("patient", "type", "start", "end")
+    list_filter = ("type",)
+    list_select_related = ("patient",)
+    search_fields = ("patient__study_id",)
+    raw_id_fields = ("patient",)
+
+
+@admin.register(models.CustomField)
+class CustomFieldAdmin(SimpleHistoryAdmin):
+    """A centre's own variables. Never deleted — retired, so stored values stay (and are
+    exported); the code, level and type are fixed once values exist (model `clean`)."""
+
+    list_display = ("code", "label", "level", "type", "unit", "identifying", "retired")
+    list_filter = ("level", "type", "identifying", "retired")
+    search_fields = ("code", "label")
+    actions = ["retire", "restore"]
+    fieldsets = (
+        (None, {"fields": ("code", "label", "level", "type", "help", "position")}),
+        ("Values", {"fields": ("unit", "minimum", "maximum", "choices")}),
+        ("Handling", {"fields": ("identifying", "retired")}),
+    )
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Retire the selected fields (values are kept)")
+    def retire(self, request, queryset):
+        for field in queryset.filter(retired=False):
+            field.retired = True
+            field._change_reason = "retired"
+            field.save()
+
+    @admin.action(description="Bring the selected fields back onto the forms")
+    def restore(self, request, queryset):
+        for field in queryset.filter(retired=True):
+            field.retired = False
+            field._change_reason = "restored"
+            field.save()
+
+
 @admin.register(models.ResponseOverride)
 class ResponseOverrideAdmin(ClinicalAdmin):
     list_display = ("course", "criteria", "response", "decided_by")

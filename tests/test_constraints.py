@@ -70,6 +70,20 @@ def _override(**kw) -> m.ResponseOverride:
     return m.ResponseOverride(course=factories.CourseFactory(), **values)
 
 
+def _event(**kw) -> m.AdverseEvent:
+    values = {"term": "Nausea", "grade": 1, "onset": dt.date(2005, 1, 1), **kw}
+    return m.AdverseEvent(patient=factories.PatientFactory(), **values)
+
+
+def _prior(**kw) -> m.PriorTreatment:
+    return m.PriorTreatment(patient=factories.PatientFactory(), **kw)
+
+
+def _field(**kw) -> m.CustomField:
+    values = {"code": "gs", "level": "patient", "type": "number", "label": "GS", **kw}
+    return m.CustomField(**values)
+
+
 def _duplicate_cycle() -> None:
     cycle = factories.CycleFactory()
     m.Cycle.objects.bulk_create(
@@ -150,6 +164,35 @@ BAD_ROWS: dict[str, Callable[[], Callable[[], None] | None]] = {
     "lab_analyte_valid": lambda: _insert(_lab(analyte="glucose")),
     "time_point_once_per_scan_criteria": lambda: _duplicate_time_point,
     "staffprofile_role_valid": lambda: _bad_role,
+    # lutetia-cohort/2 (issue 12)
+    "patient_who_grade_valid": lambda: _insert(_patient(who_grade="G4")),
+    "patient_functional_syndrome_valid": lambda: _insert(_patient(functional_syndrome="zes")),
+    "patient_cause_of_death_valid": lambda: _insert(
+        _patient(death_date=dt.date(2009, 1, 1), cause_of_death="age")
+    ),
+    "patient_cause_of_death_needs_death": lambda: _insert(_patient(cause_of_death="disease")),
+    "course_ecog_range": lambda: _insert(_course(ecog=5)),
+    "course_karnofsky_tens": lambda: _insert(_course(karnofsky=85)),
+    "course_krenning_range": lambda: _insert(_course(krenning_score=5)),
+    "course_uptake_modality_valid": lambda: _insert(_course(uptake_modality="CT")),
+    "course_liver_load_valid": lambda: _insert(_course(liver_metastases=True, liver_load="75")),
+    "course_liver_load_needs_liver": lambda: _insert(
+        _course(liver_metastases=False, liver_load="gt50")
+    ),
+    "cycle_reduced_reason_valid": lambda: _insert(_cycle(reduced_reason="weather")),
+    "adverse_event_category_valid": lambda: _insert(_event(category="cancer")),
+    "adverse_event_attribution_valid": lambda: _insert(_event(attribution="maybe")),
+    "adverse_event_resolved_not_before_onset": lambda: _insert(
+        _event(resolved=dt.date(2004, 12, 31))
+    ),
+    "prior_treatment_type_valid": lambda: _insert(_prior(type="homeopathy")),
+    "prior_treatment_end_not_before_start": lambda: _insert(
+        _prior(type="surgery", start=dt.date(2003, 1, 2), end=dt.date(2003, 1, 1))
+    ),
+    "custom_field_code_pattern": lambda: _insert(_field(code="Bad Code")),
+    "custom_field_level_valid": lambda: _insert(_field(level="lesion")),
+    "custom_field_type_valid": lambda: _insert(_field(type="float")),
+    "custom_field_range_ordered": lambda: _insert(_field(minimum=5, maximum=1)),
 }
 
 # Check constraints carry their name into the database's error message.

@@ -516,7 +516,7 @@ def test_operator_commands_in_subprocesses(tmp_path):
         exports[debug] = json.loads(run.stdout)  # nothing but the document on stdout
     assert exports["0"] == exports["1"]
     exported = exports["0"]
-    assert exported["format"] == "lutetia-cohort/1"
+    assert exported["format"] == "lutetia-cohort/2"
     assert len(exported["patients"]) == 8 and validate_document(exported) == []
 
     deidentified = manage(first, "export_cohort", "--deidentified", DEBUG="1")

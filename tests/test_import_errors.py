@@ -110,7 +110,7 @@ def test_site_known_to_the_registry_need_not_be_in_the_document(doc):
         [],
         "text",
         {"format": "lutetia-cohort/1"},
-        {"format": "lutetia-cohort/2", "patients": []},
+        {"format": "lutetia-cohort/3", "patients": []},
         {"format": "lutetia-cohort/1", "patients": ["x", 3, None]},
         {"format": "lutetia-cohort/1", "patients": [{"labs": "many", "courses": [[]]}]},
         {

@@ -1,4 +1,4 @@
-"""A `lutetia-cohort/1` document turned into unsaved model instances, and checked.
+"""A `lutetia-cohort/1` or `/2` document turned into unsaved model instances, and checked.
 
 Checking a document takes three layers, and every error of every layer is
 reported with its JSON path (`patients[3].labs[12].unit`):
@@ -8,7 +8,11 @@ reported with its JSON path (`patients[3].labs[12].unit`):
    every form, API call and service applies: future dates, units, plausible
    values, death before diagnosis (`registry.interchange.rows`);
 3. rules across records: a study ID twice in the document, an unknown site,
-   two cycles of a course on one day, a lesion label twice on one scan.
+   two cycles of a course on one day, a lesion label twice on one scan, a
+   custom field defined twice or against the registry's own definition.
+
+Custom values (`custom: {…}`, version 2) are checked against the document's
+`fields` and, for codes it does not define, the registry's definitions.
 """
 
 from __future__ import annotations
@@ -17,14 +21,20 @@ import math
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from typing import Any
 
 from registry.interchange.facts import PatientFacts
 from registry.interchange.rows import Checks, build_patient, dicts, indexed
-from registry.interchange.schema import cohort_validator, fast_validators, patient_validator
-from registry.models import (
-    Site,
+from registry.interchange.schema import (
+    FORMAT_V1,
+    cohort_validator,
+    fast_validators,
+    patient_validator,
+    version_of,
 )
+from registry.models import Site
+from registry.models.custom import Definition, definition_errors, stored_definitions
 
 Path = tuple[str | int, ...]
 
@@ -56,6 +66,53 @@ class CheckedDocument:
     errors: list[ImportError]
     sites: dict[str, str]  # code -> name, as the document gives them
     patients: list[PatientFacts]
+    version: int = 2
+    fields: list[Definition] = dataclass_field(default_factory=list)  # the document's `fields`
+
+
+def document_fields(doc: dict) -> tuple[list[Definition], list[tuple[Path, str]]]:
+    """The custom-field definitions of a document's `fields`, and what is wrong with them."""
+    found: list[Definition] = []
+    errors: list[tuple[Path, str]] = []
+    stored = stored_definitions()
+    seen: dict[str, int] = {}
+    for i, raw in indexed(doc.get("fields")):
+        code = raw.get("code")
+        if not isinstance(code, str):
+            continue
+        choices = raw.get("choices") or []
+        d = Definition(
+            code=code,
+            level=raw.get("level"),
+            type=raw.get("type"),
+            label=raw.get("label") or code,
+            unit=raw.get("unit") or "",
+            minimum=raw.get("minimum"),
+            maximum=raw.get("maximum"),
+            choices=tuple((c.get("code"), c.get("label")) for c in choices if isinstance(c, dict)),
+            identifying=bool(raw.get("identifying", False)),
+            help=raw.get("help") or "",
+        )
+        where = ("fields", i)
+        if code in seen:
+            errors.append(
+                ((*where, "code"), f"Field {code!r} is already defined at fields[{seen[code]}].")
+            )
+            continue
+        seen[code] = i
+        for name, messages in definition_errors(d).items():
+            errors += [((*where, name), m) for m in messages]
+        old = stored.get(code)
+        if old is not None and (old.level, old.type) != (d.level, d.type):
+            errors.append(
+                (
+                    (*where, "type"),
+                    f"The registry defines {code!r} as a {old.level} {old.type} field; "
+                    "a document may not change its level or type.",
+                )
+            )
+        found.append(d)
+    return found, errors
 
 
 def check_document(
@@ -67,17 +124,21 @@ def check_document(
     cohort): no schema and no model validation; lab values get their
     canonical value from the same conversion `LabResult.clean` uses.
     """
-    schema_errors = list(_schema_errors(doc)) if validate else []
+    fmt = version_of(doc)
+    version = 1 if fmt == FORMAT_V1 else 2
+    schema_errors = list(_schema_errors(doc, fmt)) if validate else []
     if not isinstance(doc, dict) or not isinstance(doc.get("patients"), list):
-        return CheckedDocument(_finish(schema_errors, []), {}, [])
+        return CheckedDocument(_finish(schema_errors, []), {}, [], version)
     sites = {
         s["code"]: s.get("name") or ""
         for s in dicts(doc.get("sites"))
         if isinstance(s.get("code"), str)
     }
     semantic: list[tuple[Path, str]] = []
+    fields, field_errors = document_fields(doc) if version == 2 else ([], [])
+    semantic.extend(field_errors)
     patients: list[PatientFacts] = []
-    checks = Checks() if validate else None
+    checks = Checks({**stored_definitions(), **{d.code: d for d in fields}}) if validate else None
     total = len(doc["patients"])
     step = max(total // 20, 1)
     for i, raw in enumerate(doc["patients"]):
@@ -91,7 +152,7 @@ def check_document(
     if validate:
         semantic.extend(_unstorable_values(doc))
         semantic.extend(_cross_record_errors(doc, sites))
-    return CheckedDocument(_finish(schema_errors, semantic), sites, patients)
+    return CheckedDocument(_finish(schema_errors, semantic), sites, patients, version, fields)
 
 
 def _finish(
@@ -118,25 +179,25 @@ def _sort_key(path: Path) -> tuple:
 # --- layer 1: the JSON Schema -------------------------------------------------
 
 
-def _schema_errors(doc: Any) -> Iterator[tuple[Path, str]]:
+def _schema_errors(doc: Any, fmt: str) -> Iterator[tuple[Path, str]]:
     """Every schema error, the messages from `jsonschema` (Draft 2020-12, dates checked).
 
     The compiled validator finds the patients that fail quickly; only those
     (and the document's other keys) go through the slower, explanatory one.
     """
-    fast = fast_validators()
+    fast = fast_validators(fmt)
     if fast is None or not isinstance(doc, dict) or not isinstance(doc.get("patients"), list):
-        for error in cohort_validator().iter_errors(doc):
+        for error in cohort_validator(fmt).iter_errors(doc):
             yield from _explain(error, ())
         return
     whole, one_patient = fast
     if whole.is_valid(doc):
         return
-    for error in cohort_validator().iter_errors({**doc, "patients": []}):
+    for error in cohort_validator(fmt).iter_errors({**doc, "patients": []}):
         yield from _explain(error, ())
     for i, patient in enumerate(doc["patients"]):
         if not one_patient.is_valid(patient):
-            for error in patient_validator().iter_errors(patient):
+            for error in patient_validator(fmt).iter_errors(patient):
                 yield from _explain(error, ("patients", i))
 
 

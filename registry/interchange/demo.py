@@ -7,7 +7,15 @@ with a nadir around weeks 4–6 (deep for a minority, so CTCAE grades 3–4
 occur); scans every 3–6 months carry 1–4 target lesions that shrink, stay or
 grow, with new lesions at some progressions; some patients die.
 
-The generator writes a `lutetia-cohort/1` document and imports it through
+The record of `lutetia-cohort/2` is filled in too: WHO grade (from Ki-67),
+hormone syndrome, prior treatments, performance status, uptake score and
+metastases per course, kidney protection and reasons for reduced activities
+per cycle, late-toxicity categories, causes of death, and two custom fields
+(`FIELDS`: the ENETS stage and the course's SUVmax on ⁶⁸Ga-PET). They are
+drawn from a second random stream, so the version 1 facts of a seed (and the
+numbers computed from them) are what they were before version 2.
+
+The generator writes a `lutetia-cohort/2` document and imports it through
 `import_document`, the one write path of the import. All dates lie before a
 fixed data cut-off, so a seed gives the same cohort on any day.
 """
@@ -39,6 +47,33 @@ PRIMARY_SITES = (
 )
 ORGANS = ("liver", "liver", "liver", "pancreas", "lymph node", "lung", "peritoneum")
 MMOL_PER_G_DL = 1 / 1.611  # hemoglobin, CLINICAL.md §6
+
+
+FIELDS = [
+    {
+        "code": "enets_stage",
+        "level": "patient",
+        "type": "choice",
+        "label": "ENETS TNM stage at diagnosis",
+        "choices": [
+            {"code": "I", "label": "Stage I"},
+            {"code": "II", "label": "Stage II"},
+            {"code": "III", "label": "Stage III"},
+            {"code": "IV", "label": "Stage IV"},
+        ],
+        "identifying": False,
+    },
+    {
+        "code": "suv_max",
+        "level": "course",
+        "type": "number",
+        "label": "Highest SUVmax on 68Ga-PET before the course",
+        "unit": "SUV",
+        "minimum": 0,
+        "maximum": 300,
+        "identifying": False,
+    },
+]
 
 
 def _days(n: float) -> dt.timedelta:
@@ -73,7 +108,7 @@ class _Patient:
 def build_demo_document(
     patients: int, *, seed: int, sites: tuple[str, ...] | list[str] = DEFAULT_SITES
 ) -> dict[str, Any]:
-    """A deterministic `lutetia-cohort/1` document of `patients` synthetic patients."""
+    """A deterministic `lutetia-cohort/2` document of `patients` synthetic patients."""
     rng = random.Random(seed)
     codes = list(sites) or list(DEFAULT_SITES)
     # Dutch centres report hemoglobin in mmol/L; the others here in g/dL.
@@ -86,6 +121,7 @@ def build_demo_document(
     return {
         "format": FORMAT,
         "sites": [{"code": code, "name": SITE_NAMES.get(code, code)} for code in codes],
+        "fields": FIELDS,
         "patients": doc_patients,
     }
 
@@ -180,7 +216,122 @@ def _patient(rng: random.Random, n: int, site: str, hb_unit: str) -> dict[str, A
     else:
         follow_up = max(last_fact, DATA_CUTOFF - _days(rng.uniform(0, 400)))
         doc["last_follow_up"] = min(follow_up, DATA_CUTOFF).isoformat()
+    _record(random.Random(rng.getrandbits(64)), doc, diagnosis)
     return doc
+
+
+# --- the rest of the record (lutetia-cohort/2) ------------------------------------
+
+SYNDROMES = {
+    "midgut": (("carcinoid", 45), ("none", 55)),
+    "pancreas": (
+        ("none", 80),
+        ("insulinoma", 5),
+        ("gastrinoma", 7),
+        ("glucagonoma", 4),
+        ("vipoma", 4),
+    ),
+}
+KARNOFSKY_BY_ECOG = {0: (100, 90), 1: (80, 70), 2: (60, 50)}
+
+
+def _pick(rng: random.Random, weighted) -> Any:
+    values, weights = zip(*weighted, strict=True)
+    return rng.choices(values, weights)[0]
+
+
+def _grade(rng: random.Random, ki67: float | None) -> str | None:
+    if ki67 is None:
+        return rng.choice([None, "G1", "G2"])
+    return "G1" if ki67 < 3 else "G2" if ki67 <= 20 else "G3"
+
+
+def _record(rng: random.Random, doc: dict[str, Any], diagnosis: dt.date) -> None:
+    """Grade, syndrome, prior treatments, per-course state, cycle and event details."""
+    doc["who_grade"] = _grade(rng, doc["ki67_percent"])
+    doc["functional_syndrome"] = _pick(
+        rng, SYNDROMES.get(doc["primary_site"], (("none", 90), ("other", 10)))
+    )
+    if doc["death_date"]:
+        doc["cause_of_death"] = _pick(rng, (("disease", 80), ("other", 15), ("unknown", 5)))
+    doc["custom"] = {"enets_stage": _pick(rng, (("IV", 80), ("III", 15), ("II", 5)))}
+    first = min(
+        (dt.date.fromisoformat(c["date"]) for course in doc["courses"] for c in course["cycles"]),
+        default=diagnosis + _days(400),
+    )
+    doc["prior_treatments"] = _prior_treatments(rng, doc["primary_site"], diagnosis, first)
+    for course in doc["courses"]:
+        ecog = _pick(rng, ((0, 5), (1, 4), (2, 1)))
+        start = dt.date.fromisoformat(course["cycles"][0]["date"])
+        modality = "PET" if start.year >= 2012 or rng.random() < 0.2 else "SRS"
+        liver = rng.random() < 0.85
+        course.update(
+            ecog=ecog,
+            karnofsky=rng.choice(KARNOFSKY_BY_ECOG[ecog]),
+            krenning_score=_pick(rng, ((2, 1), (3, 5), (4, 3))),
+            uptake_modality=modality,
+            metastases={
+                "liver": liver,
+                "liver_load": _pick(rng, (("lt25", 5), ("25to50", 3), ("gt50", 2)))
+                if liver
+                else None,
+                "bone": rng.random() < 0.25,
+                "lymph_node": rng.random() < 0.5,
+                "peritoneal": rng.random() < 0.1,
+                "lung": rng.random() < 0.05,
+                "other": None,
+            },
+            custom={"suv_max": round(rng.uniform(8, 80), 1)} if modality == "PET" else {},
+        )
+        for cycle in course["cycles"]:
+            cycle["amino_acids"] = rng.random() < 0.98
+            if cycle["activity_gbq"] < 7.0:
+                cycle["reduced_reason"] = _pick(
+                    rng, (("toxicity", 5), ("renal", 3), ("body_weight", 1))
+                )
+    until = dt.date.fromisoformat(doc["last_follow_up"])
+    for event in doc["adverse_events"]:
+        onset = dt.date.fromisoformat(event["onset"])
+        if event["term"] == "Nausea":
+            resolved = onset + _days(rng.uniform(1, 5))
+            event.update(category=None, serious=False, attribution="probable")
+            event["resolved"] = resolved.isoformat() if resolved <= until else None
+        else:
+            event.update(category="mds", serious=True, attribution="possible", resolved=None)
+
+
+def _prior_treatments(
+    rng: random.Random, primary: str, diagnosis: dt.date, first_cycle: dt.date
+) -> list[dict[str, Any]]:
+    """Surgery, analogues and (for pancreatic tumours) chemotherapy before PRRT."""
+    span = max((first_cycle - diagnosis).days, 2)
+    out = []
+    if rng.random() < 0.5:
+        when = diagnosis + _days(min(30, span // 2))
+        out.append({"type": "surgery", "start": when.isoformat(), "end": when.isoformat()})
+    if rng.random() < 0.7:
+        start = diagnosis + _days(span * rng.uniform(0.05, 0.5))
+        end = start + _days((first_cycle - start).days * rng.uniform(0.5, 1.0))
+        out.append(
+            {
+                "type": "somatostatin_analogue",
+                "start": start.isoformat(),
+                "end": min(end, first_cycle).isoformat(),
+            }
+        )
+    if primary == "pancreas" and rng.random() < 0.3:
+        start = diagnosis + _days(span * rng.uniform(0.3, 0.7))
+        out.append(
+            {
+                "type": "chemotherapy",
+                "start": start.isoformat(),
+                "end": None,
+                "note": "streptozocin / 5-FU",
+            }
+        )
+    if rng.random() < 0.05:
+        out.append({"type": "everolimus", "start": None, "end": None})
+    return out
 
 
 def _all_dates(doc: dict[str, Any]) -> list[dt.date]:

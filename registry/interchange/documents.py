@@ -1,11 +1,15 @@
-"""`lutetia-cohort/1` import and export (CONTRACT.md, "Interchange format").
+"""`lutetia-cohort/1` and `/2` import, `/2` export (CONTRACT.md, "Interchange format").
 
 - `validate_document(doc)` lists every error with its JSON path;
 - `import_document(doc, by=…)` writes a valid document in one transaction,
   all or nothing, matching patients on `study_id`; importing the same
   document twice changes nothing the second time;
-- `export_document(queryset)` writes patients back in the same form, so
+- `export_document(queryset)` writes patients back as `lutetia-cohort/2`, so
   export → import into an empty registry → export gives the same document.
+
+A version 1 document cannot speak of version 2's fields: importing one over
+a stored patient changes only what version 1 carries, and leaves grade,
+performance status, prior treatments, custom values … as they are.
 
 The checks live in `build` and `rows`, the writes in `write`, who may import
 what in `scope`, and the one definition of a patient's interchange form in
@@ -37,9 +41,11 @@ from registry.models import (
     Patient,
     PatientIdentity,
     PatientState,
+    PriorTreatment,
     Scan,
     Site,
 )
+from registry.models.custom import CustomField, Definition
 from registry.models.locking import locked_patient_ids
 
 __all__ = [
@@ -143,6 +149,7 @@ def analyze_fact_tables() -> None:
             LesionMeasurement,
             AdverseEvent,
             ClinicalProgression,
+            PriorTreatment,
             PatientState,
         )
     ]
@@ -152,20 +159,24 @@ def analyze_fact_tables() -> None:
 
 def _write(checked, *, by, progress: Progress | None) -> tuple[ImportResult, list[int]]:
     site_ids = _ensure_sites(checked.sites, {f.site_code for f in checked.patients})
-    writer = ImportWriter(by=by)
+    _ensure_fields(checked.fields, by=by)
+    version = checked.version
+    writer = ImportWriter(by=by, version=version)
     result = ImportResult()
     new, replaced, differing = [], [], {}
     study_ids = [facts.patient.study_id for facts in checked.patients]
     stored = {}
     for start in range(0, len(study_ids), CHUNK):
         batch = Patient.objects.filter(study_id__in=study_ids[start : start + CHUNK])
-        stored.update({f.patient.study_id: facts_to_dict(f) for f in load_facts(batch)})
+        stored.update(
+            {f.patient.study_id: facts_to_dict(f, version=version) for f in load_facts(batch)}
+        )
     for facts in checked.patients:
         old = stored.get(facts.patient.study_id)
         if old is None:
             writer.add_patient(facts, site_ids[facts.site_code])
             new.append(facts.patient)
-        elif old != facts_to_dict(facts):
+        elif old != facts_to_dict(facts, version=version):
             differing[facts.patient.study_id] = facts
         else:
             result.unchanged += 1
@@ -210,6 +221,51 @@ def refuse_locked(checked, differing: dict) -> None:
     raise _Refused(errors)
 
 
+DEFINITION_ATTRIBUTES = ("label", "unit", "minimum", "maximum", "identifying", "help")
+
+
+def _ensure_fields(fields: list[Definition], *, by) -> None:
+    """Create the document's custom fields the registry lacks; update the others'
+    label, unit, range, choices, help and `identifying` (audited). A field retired
+    here stays retired; code, level and type were checked to match."""
+    if not fields:
+        return
+    stored = {f.code: f for f in CustomField.objects.filter(code__in=[d.code for d in fields])}
+    for d in fields:
+        record = stored.get(d.code) or CustomField(code=d.code, level=d.level, type=d.type)
+        choices = [{"code": code, "label": label} for code, label in d.choices]
+        changed = record.pk is None or record.choices != choices
+        for name in DEFINITION_ATTRIBUTES:
+            value = getattr(d, name)
+            if getattr(record, name) != value:
+                setattr(record, name, value)
+                changed = True
+        if changed:
+            record.choices = choices
+            record._history_user = by
+            record._change_reason = "import"
+            record.save()
+
+
+def export_fields() -> list[dict[str, Any]]:
+    """Every custom-field definition, retired ones too (their values are exported)."""
+    return [
+        {
+            "code": f.code,
+            "level": f.level,
+            "type": f.type,
+            "label": f.label,
+            "unit": f.unit or None,
+            "minimum": f.minimum,
+            "maximum": f.maximum,
+            "choices": list(f.choices or []),
+            "identifying": f.identifying,
+            "help": f.help or None,
+        }
+        for f in CustomField.objects.order_by("level", "position", "code")
+    ]
+
+
 def _ensure_sites(named: dict[str, str], used: set[str]) -> dict[str, int]:
     """Site ids by code, creating the document's sites the registry lacks.
 
@@ -229,15 +285,17 @@ def _ensure_sites(named: dict[str, str], used: set[str]) -> dict[str, int]:
 def export_document(
     queryset: QuerySet[Patient] | None = None, *, deidentified: bool = False
 ) -> dict[str, Any]:
-    """The patients of `queryset` (default: all) as a `lutetia-cohort/1` document.
+    """The patients of `queryset` (default: all) as a `lutetia-cohort/2` document.
 
     Patients by study ID; facts in the fixed order of `facts_to_dict`.
     `deidentified` leaves name, hospital number and birth date null and does
-    not even read them.
+    not even read them, and sets custom fields marked identifying to null.
     """
     queryset = Patient.objects.all() if queryset is None else queryset
+    fields = export_fields()
+    hidden = {f["code"] for f in fields if f["identifying"]}
     patients = [
-        facts_to_dict(facts, deidentified=deidentified)
+        facts_to_dict(facts, deidentified=deidentified, identifying=hidden)
         for facts in load_facts(queryset, identity=not deidentified)
     ]
     codes = sorted({p["site"] for p in patients})
@@ -245,4 +303,4 @@ def export_document(
         {"code": code, "name": name}
         for code, name in Site.objects.filter(code__in=codes).values_list("code", "name")
     ]
-    return {"format": FORMAT, "sites": sites, "patients": patients}
+    return {"format": FORMAT, "sites": sites, "fields": fields, "patients": patients}

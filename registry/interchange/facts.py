@@ -1,4 +1,4 @@
-"""One patient's facts as model instances, and their `lutetia-cohort/1` form.
+"""One patient's facts as model instances, and their `lutetia-cohort/2` form.
 
 Both sides of the interchange meet here: the export turns a patient loaded
 from the database into `PatientFacts`, the import turns a document's patient
@@ -27,8 +27,10 @@ from registry.models import (
     LesionMeasurement,
     Patient,
     PatientIdentity,
+    PriorTreatment,
     Scan,
 )
+from registry.models.treatment import metastases_of
 
 IDENTITY_FIELDS = ("name", "hospital_number", "birth_date")
 
@@ -62,6 +64,7 @@ class PatientFacts:
     scans: list[tuple[Any, list[Any]]] = field(default_factory=list)
     progressions: list[Any] = field(default_factory=list)
     adverse_events: list[Any] = field(default_factory=list)
+    prior_treatments: list[Any] = field(default_factory=list)
 
 
 def with_facts(queryset: QuerySet[Patient], *, identity: bool = True) -> QuerySet[Patient]:
@@ -77,6 +80,7 @@ def with_facts(queryset: QuerySet[Patient], *, identity: bool = True) -> QuerySe
             "clinical_progressions", queryset=ClinicalProgression.objects.order_by("date", "id")
         ),
         Prefetch("adverse_events", queryset=AdverseEvent.objects.order_by("onset", "id")),
+        Prefetch("prior_treatments", queryset=PriorTreatment.objects.order_by("start", "id")),
     )
 
 
@@ -99,7 +103,7 @@ def load_facts(
 
     `values()` rows instead of model instances: reading a 10,000-patient
     cohort builds millions of records, and a model instance costs ten times
-    more than a row. Eight queries per `chunk` patients.
+    more than a row. Nine queries per `chunk` patients.
     """
     ids = list(queryset.order_by("study_id").values_list("id", flat=True))
     patient_fields = [f.attname for f in Patient._meta.concrete_fields]
@@ -132,6 +136,10 @@ def load_facts(
             AdverseEvent.objects.filter(patient_id__in=batch).order_by("onset", "id"),
             "patient_id",
         )
+        priors = _grouped(
+            PriorTreatment.objects.filter(patient_id__in=batch).order_by("start", "id"),
+            "patient_id",
+        )
         for values in patients:
             ident = None
             if identity and values["identity__id"] is not None:
@@ -147,6 +155,7 @@ def load_facts(
                 scans=[(s, lesions.get(s.id, [])) for s in scans.get(pk, [])],
                 progressions=progressions.get(pk, []),
                 adverse_events=events.get(pk, []),
+                prior_treatments=priors.get(pk, []),
             )
 
 
@@ -167,6 +176,7 @@ def facts_of(patient: Patient, *, identity: bool = True) -> PatientFacts:
         scans=[(scan, list(scan.lesions.all())) for scan in patient.scans.all()],
         progressions=list(patient.clinical_progressions.all()),
         adverse_events=list(patient.adverse_events.all()),
+        prior_treatments=list(patient.prior_treatments.all()),
     )
 
 
@@ -192,15 +202,27 @@ def _course_start(entry: tuple[Course, list[Cycle]]) -> dt.date:
     return min((c.date for c in cycles), default=dt.date.max)
 
 
-def facts_to_dict(facts: PatientFacts, *, deidentified: bool = False) -> dict[str, Any]:
-    """A patient in the `lutetia-cohort/1` form, every key present, lists in a fixed order.
+def facts_to_dict(
+    facts: PatientFacts,
+    *,
+    deidentified: bool = False,
+    version: int = 2,
+    identifying: frozenset[str] | set[str] = frozenset(),
+) -> dict[str, Any]:
+    """A patient in the `lutetia-cohort/2` form, every key present, lists in a fixed order.
 
     Orders: courses by first cycle date, cycles by date, labs by (date,
     analyte), scans by date, lesions as listed; ties keep list order.
+    `version=1` gives only what `lutetia-cohort/1` carries: how a version 1
+    import compares a stored patient with the document (the fields version 1
+    cannot speak of are left as stored). `deidentified` also sets the custom
+    fields marked `identifying` to null.
     """
     p = facts.patient
     ident = None if deidentified else facts.identity
-    return {
+    v2 = version >= 2
+    hidden = identifying if deidentified else frozenset()
+    out = {
         "study_id": p.study_id,
         "site": facts.site_code,
         "name": _text(ident.name) if ident else None,
@@ -212,51 +234,110 @@ def facts_to_dict(facts: PatientFacts, *, deidentified: bool = False) -> dict[st
         "ki67_percent": p.ki67_percent,
         "last_follow_up": _date(p.last_follow_up),
         "death_date": _date(p.death_date),
-        "courses": [
-            {
-                "phase": course.phase,
-                "intended_activity_gbq": course.intended_activity_gbq,
-                "stop_reason": _text(course.stop_reason),
-                "cycles": [
-                    {
-                        "date": _date(cycle.date),
-                        "activity_gbq": cycle.administered_gbq,
-                        "radiopharmaceutical": cycle.radiopharmaceutical,
-                        "note": _text(cycle.note),
-                    }
-                    for cycle in _ordered(cycles, lambda c: c.date)
-                ],
-            }
-            for course, cycles in _ordered(facts.courses, _course_start)
-        ],
-        "labs": [
-            {
-                "date": _date(lab.date),
-                "analyte": lab.analyte,
-                "value": lab.value,
-                "unit": lab.unit,
-                "lln": lab.lln,
-                "uln": lab.uln,
-            }
-            for lab in _ordered(facts.labs, lambda lab: (lab.date, lab.analyte))
-        ],
-        "scans": [
-            {
-                "date": _date(scan.date),
-                "modality": scan.modality,
-                "lesions": [lesion_to_dict(lesion) for lesion in lesions],
-            }
-            for scan, lesions in _ordered(facts.scans, lambda entry: entry[0].date)
-        ],
-        "clinical_progressions": [
-            {"date": _date(cp.date), "note": _text(cp.note)}
-            for cp in _ordered(facts.progressions, lambda cp: cp.date)
-        ],
-        "adverse_events": [
-            {"term": ae.term, "grade": ae.grade, "onset": _date(ae.onset), "note": _text(ae.note)}
-            for ae in _ordered(facts.adverse_events, lambda ae: ae.onset)
-        ],
     }
+    if v2:
+        out |= {
+            "who_grade": _text(p.who_grade),
+            "functional_syndrome": _text(p.functional_syndrome),
+            "cause_of_death": _text(p.cause_of_death),
+            "prior_treatments": [
+                {
+                    "type": t.type,
+                    "start": _date(t.start),
+                    "end": _date(t.end),
+                    "note": _text(t.note),
+                }
+                for t in _ordered(
+                    facts.prior_treatments, lambda t: (t.start or dt.date.min, t.type)
+                )
+            ],
+            "custom": _custom(p, hidden),
+        }
+    out["courses"] = [
+        _course_to_dict(course, cycles, v2, hidden)
+        for course, cycles in _ordered(facts.courses, _course_start)
+    ]
+    out["labs"] = [
+        {
+            "date": _date(lab.date),
+            "analyte": lab.analyte,
+            "value": lab.value,
+            "unit": lab.unit,
+            "lln": lab.lln,
+            "uln": lab.uln,
+        }
+        for lab in _ordered(facts.labs, lambda lab: (lab.date, lab.analyte))
+    ]
+    out["scans"] = [
+        {
+            "date": _date(scan.date),
+            "modality": scan.modality,
+            "lesions": [lesion_to_dict(lesion) for lesion in lesions],
+            **({"custom": _custom(scan, hidden)} if v2 else {}),
+        }
+        for scan, lesions in _ordered(facts.scans, lambda entry: entry[0].date)
+    ]
+    out["clinical_progressions"] = [
+        {"date": _date(cp.date), "note": _text(cp.note)}
+        for cp in _ordered(facts.progressions, lambda cp: cp.date)
+    ]
+    out["adverse_events"] = [
+        _adverse_event_to_dict(ae, v2) for ae in _ordered(facts.adverse_events, lambda ae: ae.onset)
+    ]
+    return out
+
+
+def _custom(record: Any, hidden: frozenset[str] | set[str]) -> dict[str, Any]:
+    values = getattr(record, "custom", None) or {}
+    return {code: (None if code in hidden else values[code]) for code in sorted(values)}
+
+
+def _course_to_dict(course: Any, cycles: list[Any], v2: bool, hidden) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "phase": course.phase,
+        "intended_activity_gbq": course.intended_activity_gbq,
+        "stop_reason": _text(course.stop_reason),
+    }
+    if v2:
+        out |= {
+            "ecog": course.ecog,
+            "karnofsky": course.karnofsky,
+            "krenning_score": course.krenning_score,
+            "uptake_modality": _text(course.uptake_modality),
+            "metastases": metastases_of(course),
+            "custom": _custom(course, hidden),
+        }
+    out["cycles"] = [
+        {
+            "date": _date(cycle.date),
+            "activity_gbq": cycle.administered_gbq,
+            "radiopharmaceutical": cycle.radiopharmaceutical,
+            "note": _text(cycle.note),
+            **(
+                {
+                    "amino_acids": cycle.amino_acids,
+                    "reduced_reason": _text(cycle.reduced_reason),
+                    "custom": _custom(cycle, hidden),
+                }
+                if v2
+                else {}
+            ),
+        }
+        for cycle in _ordered(cycles, lambda c: c.date)
+    ]
+    return out
+
+
+def _adverse_event_to_dict(ae: Any, v2: bool) -> dict[str, Any]:
+    out = {"term": ae.term, "grade": ae.grade, "onset": _date(ae.onset), "note": _text(ae.note)}
+    if v2:
+        out |= {
+            "category": _text(ae.category),
+            "resolved": _date(ae.resolved),
+            "serious": ae.serious,
+            "attribution": _text(ae.attribution),
+        }
+    return out
 
 
 def lesion_to_dict(lesion: LesionMeasurement) -> dict[str, Any]:

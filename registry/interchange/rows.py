@@ -27,9 +27,11 @@ from registry.models import (
     LesionMeasurement,
     Patient,
     PatientIdentity,
+    PriorTreatment,
     Scan,
 )
-from registry.models.treatment import DEFAULT_RADIOPHARMACEUTICAL
+from registry.models.custom import Definition, check_values
+from registry.models.treatment import DEFAULT_RADIOPHARMACEUTICAL, METASTASIS_SITES
 
 Path = tuple[str | int, ...]
 
@@ -67,8 +69,15 @@ class _ModelCheck:
     lab's canonical value) are copied back onto the row.
     """
 
-    def __init__(self, model: type[models.Model], fields: tuple[str, ...], **keys: str):
+    def __init__(
+        self,
+        model: type[models.Model],
+        fields: tuple[str, ...],
+        **keys: str,
+    ):
         self.instance = model()
+        # Custom values are checked by `check_custom` (each with its own path), not by `clean`.
+        self.instance._custom_definitions = {}
         self.fields = fields
         self.copy_back = (*fields, "canonical_value") if model is LabResult else fields
         self.exclude = {f.name for f in model._meta.concrete_fields if f.attname not in self.fields}
@@ -78,6 +87,8 @@ class _ModelCheck:
         instance = self.instance
         for name in self.fields:
             setattr(instance, name, getattr(row, name))
+        if hasattr(instance, "custom"):
+            instance.custom = {}
         if "canonical_value" in self.copy_back:
             instance.canonical_value = None
         try:
@@ -104,10 +115,34 @@ PATIENT_FIELDS = (
     "ki67_percent",
     "last_follow_up",
     "death_date",
+    "who_grade",
+    "functional_syndrome",
+    "cause_of_death",
 )
 IDENTITY_FIELDS = ("name", "hospital_number", "birth_date")
-COURSE_FIELDS = ("phase", "intended_activity_gbq", "stop_reason")
-CYCLE_FIELDS = ("date", "administered_gbq", "radiopharmaceutical", "note")
+METASTASIS_FIELDS = (
+    "liver_metastases",
+    "liver_load",
+    *(f"{s}_metastases" for s in METASTASIS_SITES[1:]),
+)
+COURSE_FIELDS = (
+    "phase",
+    "intended_activity_gbq",
+    "stop_reason",
+    "ecog",
+    "karnofsky",
+    "krenning_score",
+    "uptake_modality",
+    *METASTASIS_FIELDS,
+)
+CYCLE_FIELDS = (
+    "date",
+    "administered_gbq",
+    "radiopharmaceutical",
+    "note",
+    "amino_acids",
+    "reduced_reason",
+)
 LAB_FIELDS = ("date", "analyte", "value", "unit", "lln", "uln")
 SCAN_FIELDS = ("date", "modality")
 LESION_FIELDS = (
@@ -121,20 +156,67 @@ LESION_FIELDS = (
     "status",
 )
 PROGRESSION_FIELDS = ("date", "note")
-ADVERSE_EVENT_FIELDS = ("term", "grade", "onset", "note")
+ADVERSE_EVENT_FIELDS = (
+    "term",
+    "grade",
+    "onset",
+    "note",
+    "category",
+    "resolved",
+    "serious",
+    "attribution",
+)
+PRIOR_TREATMENT_FIELDS = ("type", "start", "end", "note")
+# Where a model error on a course's metastasis column points in the document.
+METASTASIS_PATHS = {
+    "liver_metastases": "metastases.liver",
+    "liver_load": "metastases.liver_load",
+    **{f"{s}_metastases": f"metastases.{s}" for s in METASTASIS_SITES[1:]},
+}
 
 
 class Checks:
-    def __init__(self) -> None:
+    def __init__(self, definitions: dict[str, Definition] | None = None) -> None:
+        self.definitions = definitions or {}
         self.patient = _ModelCheck(Patient, PATIENT_FIELDS)
         self.identity = _ModelCheck(PatientIdentity, IDENTITY_FIELDS)
-        self.course = _ModelCheck(Course, COURSE_FIELDS)
+        self.course = _ModelCheck(Course, COURSE_FIELDS, **METASTASIS_PATHS)
         self.cycle = _ModelCheck(Cycle, CYCLE_FIELDS, administered_gbq="activity_gbq")
         self.lab = _ModelCheck(LabResult, LAB_FIELDS)
         self.scan = _ModelCheck(Scan, SCAN_FIELDS)
         self.lesion = _ModelCheck(LesionMeasurement, LESION_FIELDS)
         self.progression = _ModelCheck(ClinicalProgression, PROGRESSION_FIELDS)
         self.adverse_event = _ModelCheck(AdverseEvent, ADVERSE_EVENT_FIELDS)
+        self.prior_treatment = _ModelCheck(PriorTreatment, PRIOR_TREATMENT_FIELDS)
+
+    def custom(self, level: str, row: Row, path: Path) -> list[tuple[Path, str]]:
+        """The record's `custom` values against the definitions, each error at its code."""
+        cleaned, errors = check_values(level, row.custom, self.definitions)
+        row.custom = cleaned
+        return [
+            ((*path, "custom", code) if code else (*path, "custom"), message)
+            for code, messages in errors.items()
+            for message in messages
+        ]
+
+
+def _custom(raw: dict) -> Any:
+    value = raw.get("custom")
+    return {} if value is None else value
+
+
+def _trusted_custom(value: Any) -> dict:
+    return dict(sorted((k, v) for k, v in value.items() if v is not None))
+
+
+def _metastases(raw: dict) -> dict[str, Any]:
+    """A course's `metastases` object as its columns (absent: unknown)."""
+    given = raw.get("metastases")
+    given = given if isinstance(given, dict) else {}
+    columns = {"liver_metastases": given.get("liver"), "liver_load": _text(given.get("liver_load"))}
+    for site in METASTASIS_SITES[1:]:
+        columns[f"{site}_metastases"] = given.get(site)
+    return columns
 
 
 def _build_courses(
@@ -148,9 +230,18 @@ def _build_courses(
             phase=raw_course.get("phase"),
             intended_activity_gbq=raw_course.get("intended_activity_gbq"),
             stop_reason=_text(raw_course.get("stop_reason")),
+            ecog=raw_course.get("ecog"),
+            karnofsky=raw_course.get("karnofsky"),
+            krenning_score=raw_course.get("krenning_score"),
+            uptake_modality=_text(raw_course.get("uptake_modality")),
+            custom=_custom(raw_course),
+            **_metastases(raw_course),
         )
         if checks:
             errors += checks.course(course, (*path, "courses", c))
+            errors += checks.custom("course", course, (*path, "courses", c))
+        else:
+            course.custom = _trusted_custom(course.custom)
         cycles = []
         for k, raw_cycle in indexed(raw_course.get("cycles")):
             cycle = Row(
@@ -160,9 +251,15 @@ def _build_courses(
                 radiopharmaceutical=raw_cycle.get("radiopharmaceutical")
                 or DEFAULT_RADIOPHARMACEUTICAL,
                 note=_text(raw_cycle.get("note")),
+                amino_acids=raw_cycle.get("amino_acids"),
+                reduced_reason=_text(raw_cycle.get("reduced_reason")),
+                custom=_custom(raw_cycle),
             )
             if checks:
-                errors += checks.cycle(cycle, (*path, "courses", c, "cycles", k))
+                where = (*path, "courses", c, "cycles", k)
+                errors += checks.cycle(cycle, where) + checks.custom("cycle", cycle, where)
+            else:
+                cycle.custom = _trusted_custom(cycle.custom)
             cycles.append(cycle)
         facts.courses.append((course, cycles))
     return errors
@@ -202,9 +299,13 @@ def _build_scans(
             patient=facts.patient,
             date=_date(raw_scan.get("date")),
             modality=raw_scan.get("modality"),
+            custom=_custom(raw_scan),
         )
         if checks:
             errors += checks.scan(scan, (*path, "scans", s))
+            errors += checks.custom("scan", scan, (*path, "scans", s))
+        else:
+            scan.custom = _trusted_custom(scan.custom)
         lesions = []
         for n, raw_lesion in indexed(raw_scan.get("lesions")):
             lesion = Row(
@@ -238,6 +339,10 @@ def build_patient(
         ki67_percent=get("ki67_percent"),
         last_follow_up=_date(get("last_follow_up")),
         death_date=_date(get("death_date")),
+        who_grade=_text(get("who_grade")),
+        functional_syndrome=_text(get("functional_syndrome")),
+        cause_of_death=_text(get("cause_of_death")),
+        custom=_custom(raw),
     )
     identity = Row(
         patient=patient,
@@ -248,6 +353,9 @@ def build_patient(
     facts = PatientFacts(patient=patient, site_code=get("site"), identity=identity)
     if checks:
         errors += checks.patient(patient, path) + checks.identity(identity, path)
+        errors += checks.custom("patient", patient, path)
+    else:
+        patient.custom = _trusted_custom(patient.custom)
 
     errors += _build_courses(facts, get("courses"), path, checks)
     errors += _build_labs(facts, get("labs"), path, checks)
@@ -266,9 +374,25 @@ def build_patient(
             grade=raw_ae.get("grade"),
             onset=_date(raw_ae.get("onset")),
             note=_text(raw_ae.get("note")),
+            category=_text(raw_ae.get("category")),
+            resolved=_date(raw_ae.get("resolved")),
+            serious=raw_ae.get("serious"),
+            attribution=_text(raw_ae.get("attribution")),
         )
         if checks:
             errors += checks.adverse_event(ae, (*path, "adverse_events", j))
         facts.adverse_events.append(ae)
+
+    for j, raw_pt in indexed(get("prior_treatments")):
+        pt = Row(
+            patient=patient,
+            type=raw_pt.get("type"),
+            start=_date(raw_pt.get("start")),
+            end=_date(raw_pt.get("end")),
+            note=_text(raw_pt.get("note")),
+        )
+        if checks:
+            errors += checks.prior_treatment(pt, (*path, "prior_treatments", j))
+        facts.prior_treatments.append(pt)
 
     return facts, errors

@@ -15,6 +15,7 @@ Updates and deletes (rarer, smaller) use the ORM and simple_history's helpers.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable
 from typing import Any, TypeVar
@@ -24,6 +25,7 @@ from django.utils import timezone
 from simple_history.utils import bulk_update_with_history, get_history_model_for_model
 
 from registry.interchange.facts import PatientFacts
+from registry.interchange.rows import METASTASIS_FIELDS
 from registry.models import (
     AdverseEvent,
     ClinicalProgression,
@@ -33,6 +35,7 @@ from registry.models import (
     LesionMeasurement,
     Patient,
     PatientIdentity,
+    PriorTreatment,
     Scan,
 )
 
@@ -40,7 +43,8 @@ REASON = "import"
 
 T = TypeVar("T", bound=models.Model)
 
-# The fields the interchange format carries, per model: what an update may change.
+# The fields the interchange format carries, per model: what an update may change
+# (version 1; version 2 adds V2_FIELDS).
 PATIENT_FIELDS = (
     "site_id",
     "sex",
@@ -54,6 +58,19 @@ IDENTITY_FIELDS = ("name", "hospital_number", "birth_date")
 COURSE_FIELDS = ("intended_activity_gbq", "stop_reason")
 CYCLE_FIELDS = ("administered_gbq", "radiopharmaceutical", "note")
 LESION_FIELDS = ("organ", "lymph_node", "target", "new", "long_mm", "short_mm", "status")
+V2_FIELDS: dict[type[models.Model], tuple[str, ...]] = {
+    Patient: ("who_grade", "functional_syndrome", "cause_of_death", "custom"),
+    Course: (
+        "ecog",
+        "karnofsky",
+        "krenning_score",
+        "uptake_modality",
+        *METASTASIS_FIELDS,
+        "custom",
+    ),
+    Cycle: ("amino_acids", "reduced_reason", "custom"),
+    Scan: ("custom",),
+}
 
 # Parents before children, so foreign keys point at rows that exist.
 CREATE_ORDER: tuple[type[models.Model], ...] = (
@@ -66,6 +83,7 @@ CREATE_ORDER: tuple[type[models.Model], ...] = (
     LesionMeasurement,
     ClinicalProgression,
     AdverseEvent,
+    PriorTreatment,
 )
 UPDATE_FIELDS: dict[type[models.Model], tuple[str, ...]] = {
     Patient: PATIENT_FIELDS,
@@ -88,6 +106,14 @@ def _key_adverse_event(ae: AdverseEvent) -> Hashable:
     return (ae.term, ae.grade, ae.onset, ae.note)
 
 
+def _key_adverse_event_v2(ae: AdverseEvent) -> Hashable:
+    return (*_key_adverse_event(ae), ae.category, ae.resolved, ae.serious, ae.attribution)
+
+
+def _key_prior_treatment(t: PriorTreatment) -> Hashable:
+    return (t.type, t.start, t.end, t.note)
+
+
 def _course_key(entry: tuple[Course, list[Cycle]]) -> Hashable:
     course, cycles = entry
     return (course.phase, min((c.date for c in cycles), default=None))
@@ -100,8 +126,9 @@ def _scan_key(entry: tuple[Scan, list[LesionMeasurement]]) -> Hashable:
 class ImportWriter:
     """Collects the writes of one import, then runs them as a few bulk statements."""
 
-    def __init__(self, *, by=None):
+    def __init__(self, *, by=None, version: int = 2):
         self.by = by
+        self.version = version
         self.now = timezone.now()
         self.creates: dict[type[models.Model], list[models.Model]] = defaultdict(list)
         self.updates: dict[type[models.Model], list[models.Model]] = defaultdict(list)
@@ -125,13 +152,19 @@ class ImportWriter:
             self.creates[LesionMeasurement].extend(lesions)
         self.creates[ClinicalProgression].extend(facts.progressions)
         self.creates[AdverseEvent].extend(facts.adverse_events)
+        self.creates[PriorTreatment].extend(facts.prior_treatments)
+
+    def fields(self, model: type[models.Model]) -> tuple[str, ...]:
+        """What an update of `model` may change in this document's version."""
+        extra = V2_FIELDS.get(model, ()) if self.version >= 2 else ()
+        return (*UPDATE_FIELDS.get(model, ()), *extra)
 
     def replace_patient(self, old: PatientFacts, new: PatientFacts, site_id: int) -> bool:
         """Plan the writes that make `old` (stored) equal `new` (document); True if any."""
         before = self._count()
         patient = old.patient
         new.patient.site_id = site_id
-        self._update(patient, new.patient, PATIENT_FIELDS)
+        self._update(patient, new.patient, self.fields(Patient))
 
         if old.identity is not None:
             self._update(old.identity, new.identity, IDENTITY_FIELDS)
@@ -150,7 +183,7 @@ class ImportWriter:
         for (course, cycles), (doc_course, doc_cycles) in _match(
             old.courses, new.courses, _course_key, add_course, drop_course
         ):
-            self._update(course, doc_course, COURSE_FIELDS)
+            self._update(course, doc_course, self.fields(Course))
             for cycle, doc_cycle in _match(
                 cycles,
                 doc_cycles,
@@ -158,7 +191,7 @@ class ImportWriter:
                 lambda c, course=course: self._create_child(Cycle, c, course=course),
                 self.deletes.append,
             ):
-                self._update(cycle, doc_cycle, CYCLE_FIELDS)
+                self._update(cycle, doc_cycle, self.fields(Cycle))
 
         def add_scan(entry: tuple[Scan, list[LesionMeasurement]]) -> None:
             entry[0].patient = patient
@@ -168,9 +201,10 @@ class ImportWriter:
         def drop_scan(entry: tuple[Scan, list[LesionMeasurement]]) -> None:
             self.deletes.extend([*entry[1], entry[0]])
 
-        for (scan, lesions), (_, doc_lesions) in _match(
+        for (scan, lesions), (doc_scan, doc_lesions) in _match(
             old.scans, new.scans, _scan_key, add_scan, drop_scan
         ):
+            self._update(scan, doc_scan, self.fields(Scan))
             for lesion, doc_lesion in _match(
                 lesions,
                 doc_lesions,
@@ -181,11 +215,22 @@ class ImportWriter:
                 self._update(lesion, doc_lesion, LESION_FIELDS)
 
         # Records without a natural key are kept when identical, else replaced.
-        for model, key, old_items, new_items in (
+        v2 = self.version >= 2
+        keyed = [
             (LabResult, _key_lab, old.labs, new.labs),
             (ClinicalProgression, _key_progression, old.progressions, new.progressions),
-            (AdverseEvent, _key_adverse_event, old.adverse_events, new.adverse_events),
-        ):
+            (
+                AdverseEvent,
+                _key_adverse_event_v2 if v2 else _key_adverse_event,
+                old.adverse_events,
+                new.adverse_events,
+            ),
+        ]
+        if v2:  # a version 1 document says nothing of prior treatments: they stay
+            keyed.append(
+                (PriorTreatment, _key_prior_treatment, old.prior_treatments, new.prior_treatments)
+            )
+        for model, key, old_items, new_items in keyed:
             list(
                 _match(
                     old_items,
@@ -244,7 +289,7 @@ class ImportWriter:
             bulk_update_with_history(
                 objs,
                 model,
-                [*UPDATE_FIELDS[model], "version", "updated_at"],
+                [*self.fields(model), "version", "updated_at"],
                 default_user=self.by,
                 default_change_reason=REASON,
             )
@@ -295,7 +340,10 @@ def _insert_with_history(model: type[models.Model], rows: list[Any], *, now, by)
             fallback = stamp
         else:
             fallback = None if field.is_relation else field.get_default()
-        is_date = iso_dates and field.get_internal_type() == "DateField"
+        kind = field.get_internal_type()
+        is_date = "date" if iso_dates and kind == "DateField" else ""
+        if kind == "JSONField":  # text for executemany and COPY alike (custom values)
+            is_date = "json"
         plan.append((field.attname, field.name if field.is_relation else None, fallback, is_date))
     fields = model._meta.concrete_fields
     history = get_history_model_for_model(model)
@@ -324,7 +372,7 @@ def _insert_with_history(model: type[models.Model], rows: list[Any], *, now, by)
             else:
                 value = fallback
             if is_date and value is not None:
-                value = value.isoformat()
+                value = json.dumps(value) if is_date == "json" else value.isoformat()
             record.append(value)
         values.append(tuple(record))
         record += tail

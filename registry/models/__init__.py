@@ -1,7 +1,10 @@
 """Lutetia's data model: raw clinical facts, one module per area, and derived results."""
 
+from registry.models.custom import CustomField, FieldType, Level
 from registry.models.events import (
     AdverseEvent,
+    AdverseEventCategory,
+    Attribution,
     ClinicalProgression,
     Criteria,
     ResponseCode,
@@ -11,27 +14,54 @@ from registry.models.imaging import LesionMeasurement, Modality, NonTargetStatus
 from registry.models.jobs import ExportJob, ImportJob, JobStatus
 from registry.models.labs import Analyte, LabResult
 from registry.models.outcomes import CourseOutcome, PatientState, TimePointResponse
-from registry.models.patients import Patient, PatientIdentity, PrimarySite, Sex
+from registry.models.patients import (
+    CauseOfDeath,
+    FunctionalSyndrome,
+    Patient,
+    PatientIdentity,
+    PrimarySite,
+    PriorTreatment,
+    PriorTreatmentType,
+    Sex,
+    WhoGrade,
+)
 from registry.models.queries import DataQuery, FactKind, QueryStatus
 from registry.models.sites import Role, Site, StaffProfile
 from registry.models.throttles import ThrottleWindow
-from registry.models.treatment import Course, Cycle, Phase, RecordStatus, StopReason
+from registry.models.treatment import (
+    Course,
+    Cycle,
+    LiverLoad,
+    Phase,
+    RecordStatus,
+    ReducedReason,
+    StopReason,
+    UptakeModality,
+)
 
 __all__ = [
     "AdverseEvent",
+    "AdverseEventCategory",
     "Analyte",
+    "Attribution",
+    "CauseOfDeath",
     "ClinicalProgression",
     "Course",
     "CourseOutcome",
     "Criteria",
+    "CustomField",
     "Cycle",
     "DataQuery",
     "ExportJob",
     "FactKind",
+    "FieldType",
+    "FunctionalSyndrome",
     "ImportJob",
     "JobStatus",
     "LabResult",
     "LesionMeasurement",
+    "Level",
+    "LiverLoad",
     "Modality",
     "NonTargetStatus",
     "Patient",
@@ -39,8 +69,11 @@ __all__ = [
     "PatientState",
     "Phase",
     "PrimarySite",
+    "PriorTreatment",
+    "PriorTreatmentType",
     "QueryStatus",
     "RecordStatus",
+    "ReducedReason",
     "ResponseCode",
     "ResponseOverride",
     "Role",
@@ -51,4 +84,6 @@ __all__ = [
     "StopReason",
     "ThrottleWindow",
     "TimePointResponse",
+    "UptakeModality",
+    "WhoGrade",
 ]

@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from simple_history.models import HistoricalRecords
 
@@ -27,6 +28,25 @@ class ClinicalProgression(ClinicalRecord):
         return f"clinical progression {self.date}"
 
 
+class AdverseEventCategory(models.TextChoices):
+    """The late toxicities PRRT reports count ("no kidney failure or MDS")."""
+
+    MDS = "mds", "Myelodysplastic syndrome"
+    AML = "aml", "Acute myeloid leukaemia"
+    KIDNEY_FAILURE = "kidney_failure", "Kidney failure"
+    HEPATOTOXICITY = "hepatotoxicity", "Hepatotoxicity"
+    HORMONAL_CRISIS = "hormonal_crisis", "Hormonal crisis"
+    OTHER = "other", "Other"
+
+
+class Attribution(models.TextChoices):
+    UNRELATED = "unrelated", "Unrelated"
+    UNLIKELY = "unlikely", "Unlikely"
+    POSSIBLE = "possible", "Possible"
+    PROBABLE = "probable", "Probable"
+    DEFINITE = "definite", "Definite"
+
+
 class AdverseEvent(ClinicalRecord):
     """A manually recorded adverse event (CTCAE term and grade), not derived from labs."""
 
@@ -35,10 +55,18 @@ class AdverseEvent(ClinicalRecord):
     grade = models.PositiveSmallIntegerField()
     onset = models.DateField()
     note = models.TextField(blank=True)
+    category = models.CharField(
+        max_length=16, choices=AdverseEventCategory.choices, blank=True, default=""
+    )
+    resolved = models.DateField(null=True, blank=True)
+    serious = models.BooleanField(null=True, blank=True)
+    attribution = models.CharField(
+        max_length=10, choices=Attribution.choices, blank=True, default=""
+    )
 
     history = HistoricalRecords()
 
-    not_future_dates = ("onset",)
+    not_future_dates = ("onset", "resolved")
 
     class Meta:
         ordering = ["patient", "onset"]
@@ -46,7 +74,25 @@ class AdverseEvent(ClinicalRecord):
             models.CheckConstraint(
                 condition=models.Q(grade__gte=1, grade__lte=5), name="adverse_event_grade_range"
             ),
+            models.CheckConstraint(
+                condition=models.Q(category__in=[*AdverseEventCategory.values, ""]),
+                name="adverse_event_category_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(attribution__in=[*Attribution.values, ""]),
+                name="adverse_event_attribution_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(resolved__isnull=True)
+                | models.Q(resolved__gte=models.F("onset")),
+                name="adverse_event_resolved_not_before_onset",
+            ),
         ]
+
+    def clean(self) -> None:
+        super().clean()
+        if self.resolved and self.onset and self.resolved < self.onset:
+            raise ValidationError({"resolved": ["The event cannot resolve before its onset."]})
 
     def __str__(self) -> str:
         return f"{self.term} grade {self.grade}"

@@ -2,6 +2,7 @@ from django.db import models
 from simple_history.models import HistoricalRecords
 
 from registry.models.base import ClinicalRecord
+from registry.models.custom import CustomValues
 from registry.models.patients import Patient
 
 
@@ -18,7 +19,7 @@ class NonTargetStatus(models.TextChoices):
     PROGRESSION = "progression", "Unequivocal progression"
 
 
-class Scan(ClinicalRecord):
+class Scan(CustomValues, ClinicalRecord):
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="scans")
     date = models.DateField()
     modality = models.CharField(max_length=3, choices=Modality.choices)
@@ -26,6 +27,7 @@ class Scan(ClinicalRecord):
     history = HistoricalRecords()
 
     not_future_dates = ("date",)
+    custom_level = "scan"
 
     class Meta:
         ordering = ["patient", "date"]

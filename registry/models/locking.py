@@ -45,6 +45,7 @@ DATED = {
     "scan": "date",
     "adverseevent": "onset",
     "clinicalprogression": "date",
+    "priortreatment": "start",
 }
 
 

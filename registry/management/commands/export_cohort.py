@@ -11,7 +11,7 @@ from registry.models import Patient, Site
 
 
 class Command(BaseCommand):
-    help = "Write patients as a lutetia-cohort/1 document (standard output unless -o)."
+    help = "Write patients as a lutetia-cohort/2 document (standard output unless -o)."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(

@@ -11,7 +11,7 @@ from registry.interchange.documents import import_document
 
 
 class Command(BaseCommand):
-    help = "Import a lutetia-cohort/1 document: all or nothing, patients matched on study_id."
+    help = "Import a lutetia-cohort/1 or /2 document: all or nothing, patients matched on study_id."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("file", help="the JSON document, or - for standard input")
