@@ -136,3 +136,64 @@ class CodedForResearch:
                 if name in data:
                     data[name] = coder(data[name])
         return data
+
+
+def _definitions(field) -> dict:
+    """The registry's custom-field definitions, read once per request (the serializer's
+    context is shared by every item of a list)."""
+    context = field.context if isinstance(getattr(field, "context", None), dict) else {}
+    if "custom_definitions" not in context:
+        from registry.models.custom import stored_definitions
+
+        context["custom_definitions"] = stored_definitions()
+    return context["custom_definitions"]
+
+
+class CustomValuesField(serializers.JSONField):
+    """A record's custom values, `{CODE: value}` (CONTRACT.md, `lutetia-cohort/2`).
+
+    Checked against the definitions of the record's level; an error names its
+    code: `{"custom": {"suv_max": ["At most 300 SUV."]}}`. A field marked
+    identifying is `null` for research roles, as names are absent for them.
+    A PATCH merges into the stored values (`null` clears one); a PUT replaces them.
+    """
+
+    def __init__(self, level: str, **kwargs):
+        self.level = level
+        kwargs.setdefault("required", False)
+        kwargs.setdefault(
+            "help_text",
+            "The centre's own variables of this record, {code: value}; definitions: "
+            "the admin's custom fields. Identifying ones are null for research roles.",
+        )
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        from registry.models.custom import check_values
+
+        if data is None:
+            data = {}
+        instance = getattr(self.parent, "instance", None)
+        if (
+            getattr(self.parent, "partial", False)
+            and instance is not None
+            and isinstance(data, dict)
+        ):
+            merged = {**(instance.custom or {}), **data}
+            data = {code: value for code, value in merged.items() if value is not None}
+        cleaned, errors = check_values(self.level, data, _definitions(self))
+        if errors:
+            raise serializers.ValidationError(
+                {code or "custom": messages for code, messages in errors.items()}
+            )
+        return cleaned
+
+    def to_representation(self, value):
+        values = dict(sorted((value or {}).items()))
+        if not may_see_identifiers(_user(self)):
+            definitions = _definitions(self)
+            for code in values:
+                d = definitions.get(code)
+                if d is None or d.identifying:
+                    values[code] = None
+        return values

@@ -24,6 +24,7 @@ from registry.models import (
     Patient,
     Phase,
     PrimarySite,
+    PriorTreatment,
     ResponseOverride,
     Scan,
     Sex,
@@ -162,6 +163,14 @@ class AdverseEventFilter(PatientFactFilter):
     class Meta:
         model = AdverseEvent
         fields = ["grade"]
+
+
+class PriorTreatmentFilter(PatientFactFilter):
+    date_field = "start"
+
+    class Meta:
+        model = PriorTreatment
+        fields = ["type"]
 
 
 class ResponseOverrideFilter(PatientFactFilter):

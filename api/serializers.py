@@ -19,6 +19,7 @@ from rest_framework import serializers
 from api.exceptions import validation_detail
 from api.fields import (
     CodedForResearch,
+    CustomValuesField,
     FreeTextField,
     NullableChoiceField,
     NullableTextField,
@@ -30,19 +31,30 @@ from api.fields import (
 from registry.clinical import units, vocabularies
 from registry.models import (
     AdverseEvent,
+    AdverseEventCategory,
+    Attribution,
+    CauseOfDeath,
     ClinicalProgression,
     Course,
+    CustomField,
     Cycle,
+    FunctionalSyndrome,
     LabResult,
     LesionMeasurement,
+    LiverLoad,
     NonTargetStatus,
     Patient,
     PatientIdentity,
+    PriorTreatment,
+    PriorTreatmentType,
+    ReducedReason,
     ResponseOverride,
     Scan,
     Sex,
     Site,
     StopReason,
+    UptakeModality,
+    WhoGrade,
 )
 from registry.models.locking import RecordLocked
 from registry.records.facts import save_fact
@@ -147,6 +159,12 @@ class PatientResearchSerializer(StrictSerializer):
 
     site = VisibleSiteField(help_text="Code of the treating site.")
     sex = NullableChoiceField(choices=[c for c in Sex.values], help_text="F, M, U or null.")
+    who_grade = NullableChoiceField(choices=WhoGrade.values)
+    functional_syndrome = NullableChoiceField(choices=FunctionalSyndrome.values)
+    cause_of_death = NullableChoiceField(
+        choices=CauseOfDeath.values, help_text="Only with a death date."
+    )
+    custom = CustomValuesField("patient")
 
     class Meta:
         model = Patient
@@ -161,6 +179,10 @@ class PatientResearchSerializer(StrictSerializer):
             "weight_kg",
             "last_follow_up",
             "death_date",
+            "who_grade",
+            "functional_syndrome",
+            "cause_of_death",
+            "custom",
             "version",
         ]
         read_only_fields = ["version"]
@@ -214,14 +236,69 @@ class PatientSerializer(PatientResearchSerializer):
 # ---------------------------------------------------------------------- courses
 
 
+class MetastasesSerializer(serializers.Serializer):
+    """`metastases` of `lutetia-cohort/2`: where the disease is at the course's start."""
+
+    liver = serializers.BooleanField(source="liver_metastases", allow_null=True, required=False)
+    liver_load = NullableChoiceField(
+        choices=LiverLoad.values, help_text="Share of the liver replaced by tumour."
+    )
+    bone = serializers.BooleanField(source="bone_metastases", allow_null=True, required=False)
+    lymph_node = serializers.BooleanField(
+        source="lymph_node_metastases", allow_null=True, required=False
+    )
+    peritoneal = serializers.BooleanField(
+        source="peritoneal_metastases", allow_null=True, required=False
+    )
+    lung = serializers.BooleanField(source="lung_metastases", allow_null=True, required=False)
+    other = serializers.BooleanField(source="other_metastases", allow_null=True, required=False)
+
+    def to_internal_value(self, data):
+        if isinstance(data, Mapping):
+            unknown = sorted(str(key) for key in data if key not in self.fields)
+            if unknown:
+                raise serializers.ValidationError({key: ["Unknown field."] for key in unknown})
+        return super().to_internal_value(data)
+
+
 class CourseSerializer(StrictSerializer):
     patient = VisiblePatientField()
     stop_reason = NullableChoiceField(choices=StopReason.values)
+    ecog = serializers.IntegerField(min_value=0, max_value=4, allow_null=True, required=False)
+    karnofsky = serializers.IntegerField(
+        min_value=0, max_value=100, allow_null=True, required=False, help_text="In tens."
+    )
+    krenning_score = serializers.IntegerField(
+        min_value=0, max_value=4, allow_null=True, required=False
+    )
+    uptake_modality = NullableChoiceField(
+        choices=UptakeModality.values, help_text="SRS (OctreoScan) or PET."
+    )
+    metastases = MetastasesSerializer(source="*", required=False)
+    custom = CustomValuesField("course")
     owner_fields = ("patient",)
+    api_names = {
+        "liver_metastases": "metastases",
+        "liver_load": "metastases",
+        "bone_metastases": "metastases",
+    }
 
     class Meta:
         model = Course
-        fields = ["id", "patient", "phase", "intended_activity_gbq", "stop_reason", "version"]
+        fields = [
+            "id",
+            "patient",
+            "phase",
+            "intended_activity_gbq",
+            "stop_reason",
+            "ecog",
+            "karnofsky",
+            "krenning_score",
+            "uptake_modality",
+            "metastases",
+            "custom",
+            "version",
+        ]
         read_only_fields = ["version"]
 
 
@@ -239,6 +316,13 @@ class CycleSerializer(CodedForResearch, StrictSerializer):
         help_text="Why the cycle was given despite pre-cycle warnings (CLINICAL.md §7); "
         "`null` for research roles."
     )
+    amino_acids = serializers.BooleanField(
+        allow_null=True, required=False, help_text="Kidney protection given with the cycle."
+    )
+    reduced_reason = NullableChoiceField(
+        choices=ReducedReason.values, help_text="Why less than the standard activity."
+    )
+    custom = CustomValuesField("cycle")
     api_names = {"administered_gbq": "activity_gbq"}
     owner_fields = ("course",)
 
@@ -253,6 +337,9 @@ class CycleSerializer(CodedForResearch, StrictSerializer):
             "radiopharmaceutical",
             "note",
             "warning_reason",
+            "amino_acids",
+            "reduced_reason",
+            "custom",
             "version",
         ]
         read_only_fields = ["version"]
@@ -321,11 +408,12 @@ class ScanSerializer(StrictSerializer):
 
     patient = VisiblePatientField()
     lesions = LesionSerializer(many=True, required=False)
+    custom = CustomValuesField("scan")
     owner_fields = ("patient",)
 
     class Meta:
         model = Scan
-        fields = ["id", "patient", "date", "modality", "lesions", "version"]
+        fields = ["id", "patient", "date", "modality", "lesions", "custom", "version"]
         read_only_fields = ["version"]
 
     def validate_lesions(self, lesions: list[dict]) -> list[dict]:
@@ -390,13 +478,71 @@ class AdverseEventSerializer(CodedForResearch, StrictSerializer):
     coded_fields: ClassVar[dict[str, Any]] = {"term": vocabularies.coded_term}
     patient = VisiblePatientField()
     note = FreeTextField()
+    category = NullableChoiceField(
+        choices=AdverseEventCategory.values, help_text="Late toxicity: mds, aml, kidney_failure, …"
+    )
+    serious = serializers.BooleanField(allow_null=True, required=False)
+    attribution = NullableChoiceField(
+        choices=Attribution.values, help_text="Relation to the treatment."
+    )
     owner_fields = ("patient",)
 
     class Meta:
         model = AdverseEvent
-        fields = ["id", "patient", "term", "grade", "onset", "note", "version"]
+        fields = [
+            "id",
+            "patient",
+            "term",
+            "grade",
+            "onset",
+            "note",
+            "category",
+            "resolved",
+            "serious",
+            "attribution",
+            "version",
+        ]
         read_only_fields = ["version"]
         extra_kwargs = {"grade": {"min_value": 1, "max_value": 5}}
+
+
+class CustomFieldSerializer(serializers.ModelSerializer):
+    """A custom-field definition, in the shape of `lutetia-cohort/2` `fields` (+ `retired`)."""
+
+    unit = NullableTextField(max_length=32)
+    help = NullableTextField(max_length=1000)
+
+    class Meta:
+        model = CustomField
+        fields = [
+            "id",
+            "code",
+            "level",
+            "type",
+            "label",
+            "unit",
+            "minimum",
+            "maximum",
+            "choices",
+            "identifying",
+            "help",
+            "retired",
+        ]
+        read_only_fields = fields
+
+
+class PriorTreatmentSerializer(StrictSerializer):
+    """A treatment before (or between) PRRT courses."""
+
+    patient = VisiblePatientField()
+    type = serializers.ChoiceField(choices=PriorTreatmentType.values)
+    note = FreeTextField()
+    owner_fields = ("patient",)
+
+    class Meta:
+        model = PriorTreatment
+        fields = ["id", "patient", "type", "start", "end", "note", "version"]
+        read_only_fields = ["version"]
 
 
 class ResponseOverrideSerializer(StrictSerializer):

@@ -18,6 +18,8 @@ router.register(
     "clinical-progressions", facts.ClinicalProgressionViewSet, basename="api-clinical-progression"
 )
 router.register("adverse-events", facts.AdverseEventViewSet, basename="api-adverse-event")
+router.register("prior-treatments", facts.PriorTreatmentViewSet, basename="api-prior-treatment")
+router.register("custom-fields", facts.CustomFieldViewSet, basename="api-custom-field")
 router.register(
     "response-overrides", facts.ResponseOverrideViewSet, basename="api-response-override"
 )

@@ -879,6 +879,34 @@ def _normalised(document: dict) -> dict:
     }
 
 
+V2_KEYS = {
+    "patient": ("who_grade", "functional_syndrome", "cause_of_death", "prior_treatments", "custom"),
+    "course": ("ecog", "karnofsky", "krenning_score", "uptake_modality", "metastases", "custom"),
+    "cycle": ("amino_acids", "reduced_reason", "custom"),
+    "scan": ("custom",),
+    "adverse_event": ("category", "resolved", "serious", "attribution"),
+}
+
+
+def _v1_view(exported: dict) -> dict:
+    """A version 2 export read as version 1: the keys version 2 adds, removed."""
+
+    def drop(item: dict, kind: str) -> dict:
+        return {k: v for k, v in item.items() if k not in V2_KEYS[kind]}
+
+    patients = []
+    for p in exported["patients"]:
+        q = drop(p, "patient")
+        q["courses"] = [
+            {**drop(c, "course"), "cycles": [drop(k, "cycle") for k in c["cycles"]]}
+            for c in p["courses"]
+        ]
+        q["scans"] = [drop(s, "scan") for s in p["scans"]]
+        q["adverse_events"] = [drop(e, "adverse_event") for e in p["adverse_events"]]
+        patients.append(q)
+    return {"format": "lutetia-cohort/1", "sites": exported["sites"], "patients": patients}
+
+
 def test_every_field_document_covers_the_schema():
     document = every_field_document()
     patients = document["patients"]
@@ -905,7 +933,8 @@ def test_every_field_document_round_trips(django_capture_on_commit_callbacks):
     first = export_document()
     json.dumps(first, allow_nan=False)
     assert validate_document(first) == []
-    assert first == _normalised(document)  # nothing lost, nothing invented
+    assert first["format"] == "lutetia-cohort/2" and first["fields"] == []
+    assert _v1_view(first) == _normalised(document)  # nothing lost, nothing invented
     by_id = {p["study_id"]: p for p in first["patients"]}
     units = {x["unit"] for x in by_id["ALL_00-x"]["labs"]}
     assert {"µmol/L", "μmol/L", "10^3/µL", "/mm3"} <= units  # stored as entered

@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 
 from registry.clinical import ctcae
 from registry.models import Course
-from registry.records import forms, lab_forms
+from registry.records import event_forms, forms, lab_forms
 from registry.records.figures import grade_bands, lab_figure
 from tests import factories
 
@@ -75,7 +75,7 @@ def test_override_form_refuses_mr_under_recist_and_blank_reason():
 
 
 def test_model_errors_land_on_fields_or_the_form():
-    form = forms.ClinicalProgressionForm(data={"date": "2005-01-01"})
+    form = event_forms.ClinicalProgressionForm(data={"date": "2005-01-01"})
     form.is_valid()
     forms.add_model_errors(form, ValidationError({"date": ["bad"], "other": ["x"]}))
     assert form.errors["date"] == ["bad"] and form.non_field_errors() == ["x"]

@@ -45,6 +45,9 @@ OTHER_NAME = "Plokij Othersite"
 OTHER_HOSPITAL_NUMBER = "HN-55443322"
 OTHER_BIRTH = dt.date(1941, 11, 23)
 OTHER_STUDY_ID = "OTHERSITE-7731"
+# A custom field marked identifying is handled like a name (issue 12).
+GP_NAME = "Dr Zxcvbnm Familydoc"
+OLD_GP_NAME = "Dr Asdfghj Formerdoc"
 
 
 def date_spellings(d: dt.date) -> list[str]:
@@ -60,7 +63,15 @@ def date_spellings(d: dt.date) -> list[str]:
     ]
 
 
-OWN_IDENTIFIERS = [NAME, HOSPITAL_NUMBER, OLD_NAME, OLD_HOSPITAL_NUMBER, *date_spellings(BIRTH)]
+OWN_IDENTIFIERS = [
+    NAME,
+    HOSPITAL_NUMBER,
+    OLD_NAME,
+    OLD_HOSPITAL_NUMBER,
+    GP_NAME,
+    OLD_GP_NAME,
+    *date_spellings(BIRTH),
+]
 OTHER_IDENTIFIERS = [OTHER_NAME, OTHER_HOSPITAL_NUMBER, *date_spellings(OTHER_BIRTH)]
 
 XSS = "<script>alert('xss')</script>"  # must never come back unescaped in an HTML page
@@ -187,6 +198,9 @@ def _fill_patient(patient: models.Patient, by) -> dict[str, int]:
         ),
         by=by,
     )
+    prior = save_fact(
+        models.PriorTreatment(patient=patient, type="surgery", start=dt.date(2002, 5, 1)), by=by
+    )
     query = models.DataQuery.objects.create(
         patient=patient, fact_kind="lab", fact_id=lab.pk, subject="lab", text="Is this right?"
     )
@@ -200,6 +214,7 @@ def _fill_patient(patient: models.Patient, by) -> dict[str, int]:
         "progression": progression.pk,
         "adverse": adverse.pk,
         "override": override.pk,
+        "prior": prior.pk,
     }
 
 
@@ -217,6 +232,18 @@ def world(site, other_site, clinician, researcher, other_clinician, admin_user, 
     # A correction of the identity: its history must stay hidden from research roles.
     identity.name, identity.hospital_number = NAME, HOSPITAL_NUMBER
     save_fact(identity, by=clinician, reason="typo")
+    # An identifying custom field, corrected too: its value and history stay hidden as well.
+    models.CustomField.objects.create(
+        code="gp_name", level="patient", type="text", label="General practitioner", identifying=True
+    )
+    models.CustomField.objects.create(
+        code="stage", level="patient", type="choice", label="Stage",
+        choices=[{"code": "IV", "label": "Stage IV"}],
+    )  # fmt: skip
+    mine.custom = {"gp_name": OLD_GP_NAME, "stage": "IV"}
+    save_fact(mine, by=clinician)
+    mine.custom = {"gp_name": GP_NAME, "stage": "IV"}
+    save_fact(mine, by=clinician, reason="typo")
     theirs = factories.PatientFactory(study_id=OTHER_STUDY_ID, site=other_site)
     save_fact(
         models.PatientIdentity(
@@ -248,6 +275,8 @@ def world(site, other_site, clinician, researcher, other_clinician, admin_user, 
         },
         site_ids={"mine": site.pk, "theirs": other_site.pk},
     )
+    field_id = models.CustomField.objects.get(code="gp_name").pk
+    world.mine.facts["custom_field"] = world.theirs.facts["custom_field"] = field_id
     return world
 
 
@@ -299,9 +328,14 @@ API_FACT_KINDS = {
     "api-clinical-progression": "progression",
     "api-adverse-event": "adverse",
     "api-response-override": "override",
+    "api-prior-treatment": "prior",
 }
 # Routes of the verification workflow whose `pk` is a fact's (not of the API's fact list).
-OTHER_API_KINDS = {"api-query": "query", "api-course-status": "course"}
+OTHER_API_KINDS = {
+    "api-query": "query",
+    "api-course-status": "course",
+    "api-custom-field-detail": "custom_field",
+}
 
 
 def _fact_kind(route: Route) -> str:
@@ -417,6 +451,8 @@ def test_anonymous_is_sent_to_sign_in_everywhere(world):
 
 
 DEIDENTIFIED = {"patient_status", "api-cohort-report", "api-survival", "api-patient-outcomes"}
+# Registry-wide objects that belong to no site: every signed-in user reads the same ones.
+SHARED_ROUTES = {"api-custom-field-detail"}
 ROLES = ["clinician", "research", "admin", "other_clinician", "other_research", "stranger"]
 
 
@@ -446,7 +482,9 @@ def test_crawl_every_route_with_every_role(world, role):
             deidentified = route.name.startswith("research") or route.name in DEIDENTIFIED
             if deidentified and (leaked := leaks(body, OWN_IDENTIFIERS + OTHER_IDENTIFIERS)):
                 problems.append(("de-identified page leaks", url, leaked))
-            foreign_object = target == foreign_target and has_ids
+            foreign_object = (
+                target == foreign_target and has_ids and route.name not in SHARED_ROUTES
+            )
             # Without a role every object is refused alike (403), which confirms nothing;
             # nor does a POST-only route's 405, answered before any object is looked up.
             refused_alike = (role == "stranger" and status == 403) or status == 405
@@ -641,6 +679,7 @@ def _fact_model(kind: str):
         "progression": models.ClinicalProgression,
         "adverse": models.AdverseEvent,
         "override": models.ResponseOverride,
+        "prior": models.PriorTreatment,
     }[kind]
 
 

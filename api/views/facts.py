@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from django.contrib.auth.models import AnonymousUser
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from api import filters, serializers
 from api.etag import content_etag
+from api.pagination import RegistryPagination
 from api.schemas import OutcomesSerializer
-from api.views.base import FactViewSet, VersionedViewSet
+from api.views.base import FactViewSet, RegistryAPIMixin, VersionedViewSet
 from registry.access import may_see_identifiers, visible_patients, visible_sites
 from registry.derive.outcomes import patient_outcomes
 from registry.models import (
@@ -19,9 +21,11 @@ from registry.models import (
     ClinicalProgression,
     Course,
     Criteria,
+    CustomField,
     Cycle,
     LabResult,
     Patient,
+    PriorTreatment,
     ResponseOverride,
     Role,
     Scan,
@@ -168,6 +172,15 @@ class AdverseEventViewSet(FactViewSet):
     ordering = ["onset", "id"]
 
 
+@extend_schema_view(**_describe("prior treatment", "prior treatments"))
+class PriorTreatmentViewSet(FactViewSet):
+    queryset = PriorTreatment.objects.all()
+    serializer_class = serializers.PriorTreatmentSerializer
+    filterset_class = filters.PriorTreatmentFilter
+    ordering_fields = ["id", "start"]
+    ordering = ["start", "id"]
+
+
 @extend_schema_view(**_describe("response override", "response overrides"))
 class ResponseOverrideViewSet(FactViewSet):
     """Overrides of computed best responses; `decided_by` is whoever saved it."""
@@ -177,3 +190,19 @@ class ResponseOverrideViewSet(FactViewSet):
     filterset_class = filters.ResponseOverrideFilter
     patient_path = "course__patient"
     ordering_fields = ["id", "updated_at"]
+
+
+@extend_schema_view(
+    list=extend_schema(description="The custom-field definitions (retired ones too)."),
+    retrieve=extend_schema(description="One custom-field definition."),
+)
+class CustomFieldViewSet(RegistryAPIMixin, viewsets.ReadOnlyModelViewSet):
+    """A centre's own variables: what `custom: {…}` of patients, courses, cycles and scans
+    may hold. Defined by admins (the admin site, or an import's `fields`); read here."""
+
+    queryset = CustomField.objects.all()
+    serializer_class = serializers.CustomFieldSerializer
+    pagination_class = RegistryPagination
+    lookup_value_regex = r"[^/]+"
+    filterset_fields = ["level", "type", "retired"]
+    ordering = ["level", "position", "code"]

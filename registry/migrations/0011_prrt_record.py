@@ -450,24 +450,34 @@ class Migration(migrations.Migration):
 
 # GIN indexes on the custom values (PostgreSQL only): the research filter
 # `custom @> {"code": value}` then reads the index (registry.models.custom).
-CUSTOM_TABLES = ("registry_patient", "registry_course", "registry_cycle", "registry_scan")
+CREATE_GIN = [
+    "CREATE INDEX IF NOT EXISTS registry_patient_custom_gin ON registry_patient "
+    "USING gin (custom jsonb_path_ops)",
+    "CREATE INDEX IF NOT EXISTS registry_course_custom_gin ON registry_course "
+    "USING gin (custom jsonb_path_ops)",
+    "CREATE INDEX IF NOT EXISTS registry_cycle_custom_gin ON registry_cycle "
+    "USING gin (custom jsonb_path_ops)",
+    "CREATE INDEX IF NOT EXISTS registry_scan_custom_gin ON registry_scan "
+    "USING gin (custom jsonb_path_ops)",
+]
+DROP_GIN = [
+    "DROP INDEX IF EXISTS registry_patient_custom_gin",
+    "DROP INDEX IF EXISTS registry_course_custom_gin",
+    "DROP INDEX IF EXISTS registry_cycle_custom_gin",
+    "DROP INDEX IF EXISTS registry_scan_custom_gin",
+]
 
 
 def add_gin_indexes(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    for table in CUSTOM_TABLES:
-        schema_editor.execute(
-            f"CREATE INDEX IF NOT EXISTS {table}_custom_gin ON {table} "
-            "USING gin (custom jsonb_path_ops)"
-        )
+    if schema_editor.connection.vendor == "postgresql":
+        for statement in CREATE_GIN:
+            schema_editor.execute(statement)
 
 
 def drop_gin_indexes(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    for table in CUSTOM_TABLES:
-        schema_editor.execute(f"DROP INDEX IF EXISTS {table}_custom_gin")
+    if schema_editor.connection.vendor == "postgresql":
+        for statement in DROP_GIN:
+            schema_editor.execute(statement)
 
 
 Migration.operations.append(migrations.RunPython(add_gin_indexes, drop_gin_indexes))

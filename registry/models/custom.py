@@ -106,11 +106,16 @@ class CustomField(models.Model):
         errors = definition_errors(self.as_definition())
         if self.pk is not None:
             stored = CustomField.objects.filter(pk=self.pk).first()
-            if stored and (stored.code, stored.level, stored.type) != (
-                self.code,
-                self.level,
-                self.type,
-            ) and values_exist(stored.level, stored.code):
+            if (
+                stored
+                and (stored.code, stored.level, stored.type)
+                != (
+                    self.code,
+                    self.level,
+                    self.type,
+                )
+                and values_exist(stored.level, stored.code)
+            ):
                 errors.setdefault("type", []).append(
                     "Values are stored under this field: its code, level and type stay. "
                     "Retire it and define a new field instead."

@@ -124,10 +124,16 @@ class ScanError(Exception):
 
 @transaction.atomic
 def record_scan(
-    patient: Patient, *, scanned_on: date, modality: str, lesions: list[dict], by
+    patient: Patient,
+    *,
+    scanned_on: date,
+    modality: str,
+    lesions: list[dict],
+    by,
+    custom: dict | None = None,
 ) -> Scan:
     """A scan and its lesion table in one transaction (lesion dicts carry model field names)."""
-    scan = Scan(patient=patient, date=scanned_on, modality=modality)
+    scan = Scan(patient=patient, date=scanned_on, modality=modality, custom=custom or {})
     scan_errors: dict[str, list[str]] = {}
     try:
         scan.full_clean()

@@ -14,8 +14,8 @@ from django import forms
 
 from registry.clinical import units
 from registry.models import LabResult, ResponseCode
+from registry.records import event_forms, lab_forms
 from registry.records import forms as entry_forms
-from registry.records import lab_forms
 
 REASON_MAX_LENGTH = 100  # simple_history's change-reason column
 VERSION_MISSING = "This form lacks the record's version; reload the page and try again."
@@ -123,11 +123,15 @@ def lesion_rows(lesions) -> list[dict]:
     ]
 
 
-class ClinicalProgressionEditForm(CorrectionMixin, entry_forms.ClinicalProgressionForm):
+class ClinicalProgressionEditForm(CorrectionMixin, event_forms.ClinicalProgressionForm):
     pass
 
 
-class AdverseEventEditForm(CorrectionMixin, entry_forms.AdverseEventForm):
+class PriorTreatmentEditForm(CorrectionMixin, event_forms.PriorTreatmentForm):
+    pass
+
+
+class AdverseEventEditForm(CorrectionMixin, event_forms.AdverseEventForm):
     pass
 
 

@@ -71,6 +71,7 @@ def update_scan(
     by,
     expected_version: int | None,
     reason: str = "",
+    custom: dict | None = None,
 ) -> Scan:
     """Correct a scan and its lesion table: rows are matched by lesion label.
 
@@ -84,6 +85,8 @@ def update_scan(
     existing = {lesion.lesion: lesion for lesion in scan.lesions.all()}
     scan.date = scanned_on
     scan.modality = modality
+    if custom is not None:
+        scan.custom = custom
     scan_errors: dict[str, list[str]] = {}
     try:
         scan.full_clean()

@@ -16,8 +16,6 @@ from django.utils.html import format_html, format_html_join
 
 from registry.clinical import vocabularies
 from registry.models import (
-    AdverseEvent,
-    ClinicalProgression,
     Course,
     Criteria,
     Cycle,
@@ -27,6 +25,13 @@ from registry.models import (
     PatientIdentity,
     ResponseCode,
     Scan,
+)
+from registry.models.treatment import KARNOFSKY_VALUES
+from registry.records.custom_forms import (
+    CustomFieldsMixin,
+    SectionsMixin,
+    YesNoUnknown,
+    null_boolean,
 )
 
 
@@ -86,7 +91,9 @@ def in_unit(unit: str) -> dict[str, str]:
 # ------------------------------------------------------------------ patient
 
 
-class PatientForm(forms.ModelForm):
+class PatientForm(SectionsMixin, CustomFieldsMixin, forms.ModelForm):
+    custom_level = "patient"
+    sections = (("Tumour", ("who_grade", "functional_syndrome")),)
     version = forms.IntegerField(widget=forms.HiddenInput, required=False)
     ki67_percent = forms.FloatField(
         label="Ki-67 (%)", required=False, min_value=0, max_value=100, error_messages=in_unit("%")
@@ -111,8 +118,15 @@ class PatientForm(forms.ModelForm):
             "weight_kg",
             "last_follow_up",
             "death_date",
+            "cause_of_death",
+            "who_grade",
+            "functional_syndrome",
         ]
-        labels = {"study_id": "Study ID", "last_follow_up": "Last follow-up"}
+        labels = {
+            "study_id": "Study ID",
+            "last_follow_up": "Last follow-up",
+            "functional_syndrome": "Hormone syndrome",
+        }
         widgets = {
             "diagnosis_date": DateInput,
             "last_follow_up": DateInput,
@@ -140,7 +154,26 @@ class IdentityForm(forms.ModelForm):
 # ------------------------------------------------------------------ treatment
 
 
-class CourseForm(forms.ModelForm):
+class CourseForm(SectionsMixin, CustomFieldsMixin, forms.ModelForm):
+    """A course, with the patient's state at its start (performance status, uptake,
+    metastases) and the centre's own course fields."""
+
+    custom_level = "course"
+    sections = (
+        ("At the start of the course", ("ecog", "karnofsky", "krenning_score", "uptake_modality")),
+        (
+            "Metastases at the start",
+            (
+                "liver_metastases",
+                "liver_load",
+                "bone_metastases",
+                "lymph_node_metastases",
+                "peritoneal_metastases",
+                "lung_metastases",
+                "other_metastases",
+            ),
+        ),
+    )
     intended_activity_gbq = forms.FloatField(
         label="Intended activity (GBq)",
         required=False,
@@ -148,11 +181,58 @@ class CourseForm(forms.ModelForm):
         max_value=100,
         error_messages=in_unit("GBq"),
     )
+    ecog = forms.TypedChoiceField(
+        label="ECOG performance status",
+        required=False,
+        coerce=int,
+        empty_value=None,
+        choices=[("", "—"), *((g, str(g)) for g in range(5))],
+    )
+    karnofsky = forms.TypedChoiceField(
+        label="Karnofsky (%)",
+        required=False,
+        coerce=int,
+        empty_value=None,
+        choices=[("", "—"), *((k, str(k)) for k in reversed(KARNOFSKY_VALUES))],
+    )
+    krenning_score = forms.TypedChoiceField(
+        label="Uptake (Krenning score)",
+        required=False,
+        coerce=int,
+        empty_value=None,
+        choices=[("", "—"), *((g, str(g)) for g in range(5))],
+        help_text="0 none … 4 higher than the spleen.",
+    )
+    liver_metastases = null_boolean("Liver")
+    bone_metastases = null_boolean("Bone")
+    lymph_node_metastases = null_boolean("Lymph nodes")
+    peritoneal_metastases = null_boolean("Peritoneum")
+    lung_metastases = null_boolean("Lung")
+    other_metastases = null_boolean("Elsewhere")
 
     class Meta:
         model = Course
-        fields = ["phase", "intended_activity_gbq", "stop_reason"]
-        labels = {"stop_reason": "Stop reason"}
+        fields = [
+            "phase",
+            "intended_activity_gbq",
+            "stop_reason",
+            "ecog",
+            "karnofsky",
+            "krenning_score",
+            "uptake_modality",
+            "liver_metastases",
+            "liver_load",
+            "bone_metastases",
+            "lymph_node_metastases",
+            "peritoneal_metastases",
+            "lung_metastases",
+            "other_metastases",
+        ]
+        labels = {
+            "stop_reason": "Stop reason",
+            "uptake_modality": "Uptake scored on",
+            "liver_load": "Liver tumour load",
+        }
 
 
 class CourseChoiceField(forms.ModelChoiceField):
@@ -162,7 +242,8 @@ class CourseChoiceField(forms.ModelChoiceField):
         return f"{obj.get_phase_display()} course ({when})"
 
 
-class CycleForm(forms.ModelForm):
+class CycleForm(CustomFieldsMixin, forms.ModelForm):
+    custom_level = "cycle"
     course = CourseChoiceField(queryset=Course.objects.none())
     administered_gbq = forms.FloatField(
         label="Administered activity (GBq)",
@@ -173,12 +254,25 @@ class CycleForm(forms.ModelForm):
 
     class Meta:
         model = Cycle
-        fields = ["course", "date", "administered_gbq", "note", "warning_reason"]
-        labels = {"warning_reason": "Reason for giving the cycle despite the warnings"}
+        fields = [
+            "course",
+            "date",
+            "administered_gbq",
+            "amino_acids",
+            "reduced_reason",
+            "note",
+            "warning_reason",
+        ]
+        labels = {
+            "warning_reason": "Reason for giving the cycle despite the warnings",
+            "amino_acids": "Kidney protection (amino acids)",
+            "reduced_reason": "Reason for a reduced activity",
+        }
         widgets = {
             "date": DateInput,
             "note": forms.Textarea(attrs={"rows": 2}),
             "warning_reason": forms.Textarea(attrs={"rows": 2}),
+            "amino_acids": YesNoUnknown,
         }
 
     def __init__(self, *args, courses: QuerySet[Course], **kwargs):
@@ -203,7 +297,8 @@ class CycleForm(forms.ModelForm):
 # ------------------------------------------------------------------ imaging
 
 
-class ScanForm(forms.Form):
+class ScanForm(CustomFieldsMixin, forms.Form):
+    custom_level = "scan"
     scanned_on = forms.DateField(label="Scan date", widget=DateInput)
     modality = forms.ChoiceField(choices=Modality.choices)
 
@@ -339,33 +434,6 @@ class BaseLesionFormSet(forms.BaseFormSet):
 LesionFormSet = forms.formset_factory(
     LesionForm, formset=BaseLesionFormSet, extra=2, can_delete=True, max_num=60
 )
-
-
-# ------------------------------------------------------------------ events
-
-
-class ClinicalProgressionForm(forms.ModelForm):
-    class Meta:
-        model = ClinicalProgression
-        fields = ["date", "note"]
-        widgets = {"date": DateInput, "note": forms.Textarea(attrs={"rows": 3})}
-
-
-class AdverseEventForm(forms.ModelForm):
-    grade = forms.TypedChoiceField(
-        label="CTCAE grade", coerce=int, choices=[(g, str(g)) for g in range(1, 6)]
-    )
-
-    class Meta:
-        model = AdverseEvent
-        fields = ["term", "grade", "onset", "note"]
-        labels = {"term": "CTCAE term"}
-        help_texts = {"term": CODED_HELP + " Describe anything else in the note."}
-        widgets = {
-            "term": SuggestingInput(vocabularies.CTCAE_TERMS),
-            "onset": DateInput,
-            "note": forms.Textarea(attrs={"rows": 2}),
-        }
 
 
 class ResponseOverrideForm(forms.Form):

@@ -36,11 +36,14 @@ from registry.models import (
     Patient,
     PatientIdentity,
     PatientState,
+    PriorTreatment,
     ResponseOverride,
     Scan,
     Site,
     TimePointResponse,
 )
+from registry.models.custom import stored_definitions
+from registry.records.custom_display import custom_changes
 from registry.records.scan_selectors import ScanView, scan_views
 
 STATUS_FILTERS: dict[str, str] = {
@@ -192,6 +195,8 @@ class PatientPage:
     scans: list[ScanView]
     progressions: list[ClinicalProgression]
     adverse_events: list[AdverseEvent]
+    prior_treatments: list[PriorTreatment] = field(default_factory=list)
+    custom_definitions: dict = field(default_factory=dict)
     cumulative_gbq: float = 0.0
     all_cycles: list[Cycle] = field(default_factory=list)
     # For computed ages (kidney function) only; never rendered as a date, so
@@ -245,6 +250,7 @@ def patient_page(patient: Patient, *, user) -> PatientPage:
         ),
         "clinical_progressions",
         "adverse_events",
+        Prefetch("prior_treatments", queryset=PriorTreatment.objects.order_by("start", "id")),
     )
     state = _one_to_one(patient, "state")
     full_identity = _one_to_one(patient, "identity")
@@ -284,6 +290,8 @@ def patient_page(patient: Patient, *, user) -> PatientPage:
         scans=scan_views(list(patient.scans.all()), courses),
         progressions=list(patient.clinical_progressions.all()),
         adverse_events=list(patient.adverse_events.all()),
+        prior_treatments=list(patient.prior_treatments.all()),
+        custom_definitions=stored_definitions(),
         cumulative_gbq=running,
         all_cycles=all_cycles,
         birth_date_for_age=full_identity.birth_date if full_identity else None,
@@ -354,6 +362,7 @@ def _history_sources(patient_id: int) -> list[tuple[str, QuerySet]]:
         ("Lesion", LesionMeasurement.history.filter(scan_id__in=scan_ids)),
         ("Clinical progression", ClinicalProgression.history.filter(patient_id=patient_id)),
         ("Adverse event", AdverseEvent.history.filter(patient_id=patient_id)),
+        ("Prior treatment", PriorTreatment.history.filter(patient_id=patient_id)),
         ("Response override", ResponseOverride.history.filter(course_id__in=course_ids)),
     ]
 
@@ -377,6 +386,7 @@ def patient_history(patient: Patient, *, user, limit: int = HISTORY_LIMIT) -> li
     """
     show_identity = may_see_identifiers(user)
     entries: list[HistoryEntry] = []
+    definitions = None
     for label, records in _history_sources(patient.pk):
         if label == "Identity" and not show_identity:
             continue
@@ -393,10 +403,15 @@ def patient_history(patient: Patient, *, user, limit: int = HISTORY_LIMIT) -> li
             previous[row.id] = row
             if changed and not changes:
                 continue  # a save that changed nothing shown (a recompute's touch): no line
+            custom = [c for c in changes if c[0] == "custom"]
+            changes = [c for c in changes if c[0] != "custom"]
             if not show_identity:
                 changes = [_for_research(name, old, new) for name, old, new in changes]
             # Words, not field names: "Ki-67 (%)" rather than ki67_percent.
             changes = [(field_label(model, name), old, new) for name, old, new in changes]
+            for _, old, new in custom:  # one change per custom field, identifying ones hidden
+                definitions = definitions if definitions is not None else stored_definitions()
+                changes += custom_changes(old, new, definitions, show_identifiers=show_identity)
             entries.append(
                 HistoryEntry(
                     when=row.history_date,

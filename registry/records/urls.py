@@ -12,6 +12,7 @@ FACT_SEGMENTS = [
     ("scans", "scan"),
     ("progressions", "progression"),
     ("adverse-events", "adverse"),
+    ("prior-treatments", "prior"),
     ("overrides", "override"),
 ]
 
@@ -29,6 +30,11 @@ urlpatterns = [
     path("patients/<int:pk>/progressions/new/", entry.progression_form, name="progression_new"),
     path("patients/<int:pk>/adverse-events/new/", entry.adverse_event_form, name="adverse_new"),
     path("patients/<int:pk>/overrides/new/", entry.override_form, name="override_new"),
+    path(
+        "patients/<int:pk>/prior-treatments/new/",
+        entry.prior_treatment_form,
+        name="prior_new",
+    ),
     # Corrections: edit and delete pages for recorded facts.
     *[
         path(
@@ -47,7 +53,7 @@ urlpatterns = [
             name=f"{kind}_edit",
         )
         for segment, kind in FACT_SEGMENTS
-        if kind in ("course", "lab", "progression", "adverse")
+        if kind in ("course", "lab", "progression", "adverse", "prior")
     ],
     path("patients/<int:pk>/cycles/<int:fact_id>/edit/", corrections.cycle_edit, name="cycle_edit"),
     path("patients/<int:pk>/scans/<int:fact_id>/edit/", corrections.scan_edit, name="scan_edit"),

@@ -95,3 +95,32 @@ def dates(text) -> str:
             return match.group(0)
 
     return ISO_DATE.sub(shown, str(text))
+
+
+@register.simple_tag
+def custom_items(record, definitions, show_identifiers) -> list[tuple[str, str]]:
+    """A record's custom values as (label, shown value); identifying ones only for
+    those who may see identifiers."""
+    from registry.records.custom_display import custom_items as items
+
+    return items(
+        getattr(record, "custom", None), definitions or {}, show_identifiers=bool(show_identifiers)
+    )
+
+
+@register.filter
+def metastasis_sites(course) -> str:
+    """ "liver (25–50 %), bone" — the sites marked yes; "none" if all are no; "" if unknown."""
+    from registry.models.treatment import METASTASIS_SITES
+
+    words = {"lymph_node": "lymph nodes", "peritoneal": "peritoneum", "other": "elsewhere"}
+    found, known = [], False
+    for site in METASTASIS_SITES:
+        value = getattr(course, f"{site}_metastases")
+        known = known or value is not None
+        if value:
+            word = words.get(site, site)
+            if site == "liver" and course.liver_load:
+                word += f" ({course.get_liver_load_display()})"
+            found.append(word)
+    return ", ".join(found) if found else ("none" if known else "")

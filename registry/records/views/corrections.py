@@ -26,6 +26,7 @@ from registry.models import (
     Cycle,
     LabResult,
     Patient,
+    PriorTreatment,
     ResponseOverride,
     Scan,
 )
@@ -129,6 +130,14 @@ ADVERSE = Kind(
     lambda e: f"adverse event {e.term} {e.onset:%Y-%m-%d}",
     cforms.AdverseEventEditForm,
 )
+PRIOR = Kind(
+    "prior",
+    "prior treatment",
+    "prior",
+    lambda p: PriorTreatment.objects.filter(patient=p),
+    lambda t: f"{t.get_type_display().lower()}" + (f" from {t.start:%Y-%m-%d}" if t.start else ""),
+    cforms.PriorTreatmentEditForm,
+)
 OVERRIDE = Kind(
     "override",
     "response override",
@@ -136,7 +145,7 @@ OVERRIDE = Kind(
     lambda p: ResponseOverride.objects.filter(course__patient=p).select_related("course"),
     lambda o: f"{CRITERIA_SHORT.get(o.criteria, o.criteria)} override",
 )
-KINDS = {k.slug: k for k in (COURSE, CYCLE, LAB, SCAN, PROGRESSION, ADVERSE, OVERRIDE)}
+KINDS = {k.slug: k for k in (COURSE, CYCLE, LAB, SCAN, PROGRESSION, ADVERSE, PRIOR, OVERRIDE)}
 
 
 def _fact(request: HttpRequest, pk: int, fact_id: int, kind: Kind) -> tuple[Patient, Model]:
@@ -277,11 +286,14 @@ def scan_edit(request: HttpRequest, pk: int, fact_id: int) -> HttpResponse:
     patient, scan = _fact(request, pk, fact_id, SCAN)
     context = _edit_context(patient, scan, SCAN)
     if request.method == "POST":
-        form = cforms.ScanEditForm(request.POST, version=scan.version)
+        form = cforms.ScanEditForm(
+            request.POST, initial={"custom": scan.custom}, version=scan.version
+        )
         formset = cforms.LesionEditFormSet(request.POST, prefix="lesions")
     else:
         form = cforms.ScanEditForm(
-            initial={"scanned_on": scan.date, "modality": scan.modality}, version=scan.version
+            initial={"scanned_on": scan.date, "modality": scan.modality, "custom": scan.custom},
+            version=scan.version,
         )
         formset = cforms.LesionEditFormSet(
             initial=cforms.lesion_rows(scan.lesions.order_by("lesion")), prefix="lesions"
@@ -296,6 +308,7 @@ def scan_edit(request: HttpRequest, pk: int, fact_id: int) -> HttpResponse:
                 by=request.user,
                 expected_version=form.cleaned_data["version"],
                 reason=form.cleaned_data["change_reason"],
+                custom=form.custom_values(),
             )
         except StaleVersion:
             form.add_error(None, cforms.STALE_MESSAGE)

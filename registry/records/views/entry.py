@@ -18,7 +18,7 @@ from registry.access import get_patient_for, may_write_clinical, visible_sites
 from registry.models import Course, Criteria, Cycle, Patient, PatientIdentity, StaffProfile
 from registry.models.base import ClinicalRecord
 from registry.models.locking import RecordLocked
-from registry.records import clinic, forms, lab_forms, scan_selectors, selectors
+from registry.records import clinic, event_forms, forms, lab_forms, scan_selectors, selectors
 from registry.records.facts import StaleVersion, save_fact
 
 
@@ -237,6 +237,7 @@ def scan_form(request: HttpRequest, pk: int) -> HttpResponse:
                 modality=form.cleaned_data["modality"],
                 lesions=lesions,
                 by=request.user,
+                custom=form.custom_values(),
             )
         except RecordLocked as exc:
             form.add_error(None, exc)
@@ -278,7 +279,7 @@ def progression_form(request: HttpRequest, pk: int) -> HttpResponse:
     return _simple_fact_form(
         request,
         pk,
-        forms.ClinicalProgressionForm,
+        event_forms.ClinicalProgressionForm,
         "Clinical progression",
         "events",
         "Clinical progression recorded.",
@@ -287,7 +288,23 @@ def progression_form(request: HttpRequest, pk: int) -> HttpResponse:
 
 def adverse_event_form(request: HttpRequest, pk: int) -> HttpResponse:
     return _simple_fact_form(
-        request, pk, forms.AdverseEventForm, "Adverse event", "events", "Adverse event recorded."
+        request,
+        pk,
+        event_forms.AdverseEventForm,
+        "Adverse event",
+        "events",
+        "Adverse event recorded.",
+    )
+
+
+def prior_treatment_form(request: HttpRequest, pk: int) -> HttpResponse:
+    return _simple_fact_form(
+        request,
+        pk,
+        event_forms.PriorTreatmentForm,
+        "Prior treatment",
+        "prior",
+        "Prior treatment recorded.",
     )
 
 
