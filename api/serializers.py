@@ -1,5 +1,7 @@
 """Serializers of the clinical facts, with the interchange format's field names.
 
+(The parts only `lutetia-cohort/2` has are in `api.record_serializers`.)
+
 Writes go through `registry.records.facts.save_fact` / `delete_fact`, the one
 path every caller takes (validation with `full_clean`, audit with the acting
 user, recomputation after commit); a model's validation error comes back as
@@ -9,7 +11,6 @@ are refused by name, as the interchange format refuses them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -28,6 +29,8 @@ from api.fields import (
     VisiblePatientField,
     VisibleSiteField,
 )
+from api.record_serializers import MetastasesSerializer
+from api.strict import StrictSerializer
 from registry.clinical import units, vocabularies
 from registry.models import (
     AdverseEvent,
@@ -36,17 +39,13 @@ from registry.models import (
     CauseOfDeath,
     ClinicalProgression,
     Course,
-    CustomField,
     Cycle,
     FunctionalSyndrome,
     LabResult,
     LesionMeasurement,
-    LiverLoad,
     NonTargetStatus,
     Patient,
     PatientIdentity,
-    PriorTreatment,
-    PriorTreatmentType,
     ReducedReason,
     ResponseOverride,
     Scan,
@@ -58,78 +57,6 @@ from registry.models import (
 )
 from registry.models.locking import RecordLocked
 from registry.records.facts import save_fact
-
-
-class StrictSerializer(serializers.ModelSerializer):
-    """A ModelSerializer that refuses unknown keys and saves through the fact services.
-
-    `api_names` maps model field names to the API's where they differ, for
-    errors raised by the model's own validation.
-    """
-
-    api_names: ClassVar[dict[str, str]] = {}
-    # Fields that name the owner of a fact: fixed once the fact exists, since
-    # moving it would leave the old owner's derived results unrecomputed.
-    owner_fields: ClassVar[tuple[str, ...]] = ()
-
-    def to_internal_value(self, data):
-        if isinstance(data, Mapping):
-            unknown = sorted(str(key) for key in data if key not in self.fields)
-            if unknown:
-                raise serializers.ValidationError({key: ["Unknown field."] for key in unknown})
-            numeric = (serializers.FloatField, serializers.IntegerField, serializers.DecimalField)
-            booleans = sorted(
-                str(k)
-                for k, v in data.items()
-                if isinstance(v, bool) and isinstance(self.fields[k], numeric)
-            )
-            if booleans:
-                # DRF reads true/false as 1/0; a number field wants a number (finding 13).
-                raise serializers.ValidationError(
-                    {key: ["A number is required, not true or false."] for key in booleans}
-                )
-            read_only = sorted(str(k) for k in data if self.fields[k].read_only)
-            if self.partial and read_only and len(read_only) == len(data):
-                # A PATCH that could change nothing must not write a version and an audit
-                # row that change nothing (security review, finding 12).
-                raise serializers.ValidationError(
-                    {key: ["Read-only: it cannot be changed."] for key in read_only}
-                )
-        return super().to_internal_value(data)
-
-    def validate(self, attrs):
-        if self.instance is not None:
-            for name in self.owner_fields:
-                if name in attrs and attrs[name] != getattr(self.instance, name):
-                    raise serializers.ValidationError(
-                        {name: ["Cannot be changed; delete the record and create it anew."]}
-                    )
-        return attrs
-
-    @property
-    def acting_user(self):
-        return self.context["request"].user
-
-    def save_instance(self, instance, *, expected_version: int | None = None):
-        """`save_fact` with the caller as the audited user, errors in the API's names."""
-        try:
-            return save_fact(instance, by=self.acting_user, expected_version=expected_version)
-        except RecordLocked:
-            raise  # 409 locked, not a 400: nothing is wrong with the request itself
-        except DjangoValidationError as exc:
-            raise serializers.ValidationError(
-                validation_detail(exc, self.api_names, type(instance))
-            ) from exc
-
-    def create(self, validated_data):
-        return self.save_instance(self.Meta.model(**validated_data))
-
-    def update(self, instance, validated_data):
-        # The serializer's declared fields are the whitelist of what may change.
-        for name, value in validated_data.items():
-            setattr(instance, name, value)
-        return self.save_instance(instance, expected_version=self.context.get("expected_version"))
-
 
 # ------------------------------------------------------------------------ sites
 
@@ -234,31 +161,6 @@ class PatientSerializer(PatientResearchSerializer):
 
 
 # ---------------------------------------------------------------------- courses
-
-
-class MetastasesSerializer(serializers.Serializer):
-    """`metastases` of `lutetia-cohort/2`: where the disease is at the course's start."""
-
-    liver = serializers.BooleanField(source="liver_metastases", allow_null=True, required=False)
-    liver_load = NullableChoiceField(
-        choices=LiverLoad.values, help_text="Share of the liver replaced by tumour."
-    )
-    bone = serializers.BooleanField(source="bone_metastases", allow_null=True, required=False)
-    lymph_node = serializers.BooleanField(
-        source="lymph_node_metastases", allow_null=True, required=False
-    )
-    peritoneal = serializers.BooleanField(
-        source="peritoneal_metastases", allow_null=True, required=False
-    )
-    lung = serializers.BooleanField(source="lung_metastases", allow_null=True, required=False)
-    other = serializers.BooleanField(source="other_metastases", allow_null=True, required=False)
-
-    def to_internal_value(self, data):
-        if isinstance(data, Mapping):
-            unknown = sorted(str(key) for key in data if key not in self.fields)
-            if unknown:
-                raise serializers.ValidationError({key: ["Unknown field."] for key in unknown})
-        return super().to_internal_value(data)
 
 
 class CourseSerializer(StrictSerializer):
@@ -504,45 +406,6 @@ class AdverseEventSerializer(CodedForResearch, StrictSerializer):
         ]
         read_only_fields = ["version"]
         extra_kwargs = {"grade": {"min_value": 1, "max_value": 5}}
-
-
-class CustomFieldSerializer(serializers.ModelSerializer):
-    """A custom-field definition, in the shape of `lutetia-cohort/2` `fields` (+ `retired`)."""
-
-    unit = NullableTextField(max_length=32)
-    help = NullableTextField(max_length=1000)
-
-    class Meta:
-        model = CustomField
-        fields = [
-            "id",
-            "code",
-            "level",
-            "type",
-            "label",
-            "unit",
-            "minimum",
-            "maximum",
-            "choices",
-            "identifying",
-            "help",
-            "retired",
-        ]
-        read_only_fields = fields
-
-
-class PriorTreatmentSerializer(StrictSerializer):
-    """A treatment before (or between) PRRT courses."""
-
-    patient = VisiblePatientField()
-    type = serializers.ChoiceField(choices=PriorTreatmentType.values)
-    note = FreeTextField()
-    owner_fields = ("patient",)
-
-    class Meta:
-        model = PriorTreatment
-        fields = ["id", "patient", "type", "start", "end", "note", "version"]
-        read_only_fields = ["version"]
 
 
 class ResponseOverrideSerializer(StrictSerializer):

@@ -68,3 +68,17 @@ class HealthCheckMiddleware:
         )
         response["Cache-Control"] = "no-store"
         return response
+
+
+class CustomFieldsMiddleware:
+    """A request reads the custom-field definitions once, however many forms, serializers,
+    filters and tables consult them (`registry.models.custom.definitions_read_once`)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from registry.models.custom import definitions_read_once
+
+        with definitions_read_once():
+            return self.get_response(request)

@@ -170,5 +170,7 @@ def test_cohort_pages_run_the_same_queries_for_10_and_100_patients(
     assert salvage.count() > 40
     large = _query_counts(client)
     assert large == small
-    # And the numbers are few: the report reads the cohort's rows once.
-    assert max(small.values()) <= 12, small
+    # And the numbers are few: the report reads the cohort's rows once (and, since the
+    # lutetia-cohort/2 record, the cohort's late-toxicity events, prior treatments and
+    # the custom-field definitions once each).
+    assert max(small.values()) <= 14, small

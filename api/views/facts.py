@@ -9,7 +9,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
-from api import filters, serializers
+from api import filters, record_serializers, serializers
 from api.etag import content_etag
 from api.pagination import RegistryPagination
 from api.schemas import OutcomesSerializer
@@ -175,7 +175,7 @@ class AdverseEventViewSet(FactViewSet):
 @extend_schema_view(**_describe("prior treatment", "prior treatments"))
 class PriorTreatmentViewSet(FactViewSet):
     queryset = PriorTreatment.objects.all()
-    serializer_class = serializers.PriorTreatmentSerializer
+    serializer_class = record_serializers.PriorTreatmentSerializer
     filterset_class = filters.PriorTreatmentFilter
     ordering_fields = ["id", "start"]
     ordering = ["start", "id"]
@@ -201,8 +201,7 @@ class CustomFieldViewSet(RegistryAPIMixin, viewsets.ReadOnlyModelViewSet):
     may hold. Defined by admins (the admin site, or an import's `fields`); read here."""
 
     queryset = CustomField.objects.all()
-    serializer_class = serializers.CustomFieldSerializer
+    serializer_class = record_serializers.CustomFieldSerializer
     pagination_class = RegistryPagination
     lookup_value_regex = r"[^/]+"
-    filterset_fields = ["level", "type", "retired"]
     ordering = ["level", "position", "code"]

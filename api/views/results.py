@@ -23,7 +23,7 @@ from api.schemas import (
 from api.views.base import RegistryAPIMixin
 from registry.clinical.survival import CONF_TYPES
 from registry.derive.outcomes import ENDPOINTS
-from registry.models import Criteria, Phase, PrimarySite
+from registry.models import Criteria, Phase, PrimarySite, WhoGrade
 from registry.research.analyses import survival_analysis
 from registry.research.cohort import Cohort
 from registry.research.cox import COVARIATES, cox_analysis, parse_cox_params
@@ -83,6 +83,27 @@ COHORT_PARAMETERS = [
     ),
     OpenApiParameter("conf_type", enum=list(CONF_TYPES), description="CI type, default `log-log`."),
     OpenApiParameter(
+        "who_grade",
+        comma_list(WhoGrade.values),
+        description="One or more (comma-separated) of: " + ", ".join(WhoGrade.values),
+    ),
+    OpenApiParameter(
+        "ecog",
+        comma_list([str(n) for n in range(5)]),
+        description="ECOG at the start of the reported course, one or more of 0–4.",
+    ),
+    OpenApiParameter(
+        "krenning_score",
+        comma_list([str(n) for n in range(5)]),
+        description="Krenning uptake score at the start of the reported course, 0–4.",
+    ),
+    OpenApiParameter(
+        "liver_metastases",
+        OpenApiTypes.BOOL,
+        description="Liver metastases at the start of the reported course (true/false). "
+        "Also `custom.CODE=value[,value…]` for a choice or yes/no custom field.",
+    ),
+    OpenApiParameter(
         "ttp_regular_cutoff_months",
         MONTHS_ABOVE_ZERO,
         description="Cut-off of TTP after regular therapy into short/long (default 36).",
@@ -90,9 +111,10 @@ COHORT_PARAMETERS = [
 ]
 STRATA_PARAMETER = OpenApiParameter(
     "strata",
-    enum=list(STRATA),
+    {"type": "string", "pattern": "^(" + "|".join(STRATA) + r"|custom\.[a-z][a-z0-9_]{0,39})$"},
     description="Compare groups by this field (log-rank test); omitted: one group. "
-    "A patient with no value is in the group `unknown`.",
+    "One of " + ", ".join(STRATA) + ", or `custom.CODE` for a choice or yes/no custom "
+    "field of patients or courses. A patient with no value is in the group `unknown`.",
 )
 TIMES_PARAMETER = OpenApiParameter(
     "times",
@@ -145,9 +167,11 @@ class CoxView(RegistryAPIMixin, APIView):
         parameters=[
             OpenApiParameter(
                 "covariates",
-                comma_list(list(COVARIATES), empty=False),
+                comma_list([*COVARIATES, r"custom\.[a-z][a-z0-9_]{0,39}"], empty=False),
                 required=True,
-                description="Comma-separated, of: " + ", ".join(COVARIATES),
+                description="Comma-separated, of: "
+                + ", ".join(COVARIATES)
+                + ", and `custom.CODE` for a number, integer, boolean or choice custom field.",
             ),
             OpenApiParameter("endpoint", enum=list(ENDPOINTS), description="Default `ttp`."),
             OpenApiParameter("ties", enum=["efron", "breslow"], description="Default `efron`."),

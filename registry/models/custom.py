@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import threading
+from contextlib import contextmanager
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -122,6 +124,10 @@ class CustomField(models.Model):
                 )
         if errors:
             raise ValidationError(errors)
+
+    def save(self, *args, **kwargs):
+        super().save(*args, **kwargs)
+        _request.definitions = None
 
     def as_definition(self) -> Definition:
         return Definition(
@@ -293,8 +299,26 @@ def check_values(
     return dict(sorted(cleaned.items())), errors
 
 
+_request = threading.local()  # the definitions read during the current request
+
+
+@contextmanager
+def definitions_read_once():
+    """Within the block (a request: `registry.middleware.CustomFieldsMiddleware`), the
+    definitions are read from the database once; a saved definition drops the copy."""
+    _request.active, _request.definitions = True, None
+    try:
+        yield
+    finally:
+        _request.active, _request.definitions = False, None
+
+
 def stored_definitions() -> dict[str, Definition]:
     """Every definition in the registry, retired ones included, by code."""
+    if getattr(_request, "active", False):
+        if _request.definitions is None:
+            _request.definitions = {f.code: f.as_definition() for f in CustomField.objects.all()}
+        return _request.definitions
     return {f.code: f.as_definition() for f in CustomField.objects.all()}
 
 

@@ -31,9 +31,30 @@ class YesNoUnknown(forms.NullBooleanSelect):
         super().__init__(attrs)
         self.choices = [("unknown", "Unknown"), ("true", "Yes"), ("false", "No")]
 
+    def value_from_datadict(self, data, files, name):
+        raw = data.get(name)
+        if raw is not None and str(raw) not in StrictNullBooleanField.ACCEPTED:
+            return str(raw)  # handed on as typed, for the field to refuse
+        return super().value_from_datadict(data, files, name)
 
-def null_boolean(label: str) -> forms.NullBooleanField:
-    return forms.NullBooleanField(label=label, required=False, widget=YesNoUnknown)
+
+class StrictNullBooleanField(forms.NullBooleanField):
+    """Yes / no / unknown that refuses anything else (Django's reads junk as "unknown",
+    which would silently clear a recorded answer)."""
+
+    ACCEPTED = {"", "unknown", "true", "false", "True", "False", "1", "0", "2", "3"}
+
+    def to_python(self, value):
+        if value not in (None, True, False) and str(value) not in self.ACCEPTED:
+            raise forms.ValidationError("Choose yes, no or unknown.", code="invalid")
+        return super().to_python(value)
+
+    def validate(self, value):
+        pass
+
+
+def null_boolean(label: str, **kwargs) -> forms.NullBooleanField:
+    return StrictNullBooleanField(label=label, required=False, widget=YesNoUnknown, **kwargs)
 
 
 def _limits(d: Definition) -> dict:
@@ -63,7 +84,7 @@ def form_field(d: Definition) -> forms.Field:
     if d.type == FieldType.INTEGER:
         return forms.IntegerField(**common, **_limits(d))
     if d.type == FieldType.BOOLEAN:
-        return forms.NullBooleanField(**common, widget=YesNoUnknown)
+        return StrictNullBooleanField(**common, widget=YesNoUnknown)
     if d.type == FieldType.DATE:
         return forms.DateField(**common, widget=DateInput)
     if d.type == FieldType.CHOICE:

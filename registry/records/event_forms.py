@@ -7,7 +7,7 @@ from django import forms
 
 from registry.clinical import vocabularies
 from registry.models import AdverseEvent, ClinicalProgression, PriorTreatment
-from registry.records.custom_forms import DateInput, YesNoUnknown
+from registry.records.custom_forms import DateInput, null_boolean
 from registry.records.forms import CODED_HELP, SuggestingInput
 
 
@@ -19,6 +19,7 @@ class ClinicalProgressionForm(forms.ModelForm):
 
 
 class AdverseEventForm(forms.ModelForm):
+    serious = null_boolean("Serious")
     grade = forms.TypedChoiceField(
         label="CTCAE grade", coerce=int, choices=[(g, str(g)) for g in range(1, 6)]
     )
@@ -49,7 +50,6 @@ class AdverseEventForm(forms.ModelForm):
             "term": SuggestingInput(vocabularies.CTCAE_TERMS),
             "onset": DateInput,
             "resolved": DateInput,
-            "serious": YesNoUnknown,
             "note": forms.Textarea(attrs={"rows": 2}),
         }
 

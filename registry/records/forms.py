@@ -30,7 +30,6 @@ from registry.models.treatment import KARNOFSKY_VALUES
 from registry.records.custom_forms import (
     CustomFieldsMixin,
     SectionsMixin,
-    YesNoUnknown,
     null_boolean,
 )
 
@@ -245,6 +244,7 @@ class CourseChoiceField(forms.ModelChoiceField):
 class CycleForm(CustomFieldsMixin, forms.ModelForm):
     custom_level = "cycle"
     course = CourseChoiceField(queryset=Course.objects.none())
+    amino_acids = null_boolean("Kidney protection (amino acids)")
     administered_gbq = forms.FloatField(
         label="Administered activity (GBq)",
         min_value=0.01,
@@ -272,7 +272,6 @@ class CycleForm(CustomFieldsMixin, forms.ModelForm):
             "date": DateInput,
             "note": forms.Textarea(attrs={"rows": 2}),
             "warning_reason": forms.Textarea(attrs={"rows": 2}),
-            "amino_acids": YesNoUnknown,
         }
 
     def __init__(self, *args, courses: QuerySet[Course], **kwargs):

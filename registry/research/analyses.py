@@ -23,6 +23,7 @@ from typing import Any
 from registry.clinical import survival
 from registry.derive.outcomes import endpoint_columns
 from registry.models import CourseOutcome
+from registry.research import record_filters
 from registry.research.cohort import Cohort
 from registry.research.filters import OWN_STRATA_GROUPS, UNKNOWN, ttp_regular_group
 
@@ -54,7 +55,8 @@ def stratum_labeller(cohort: Cohort, strata: str) -> Callable[[CourseOutcome], s
     if strata == "ttp_regular":
         regular, cutoff = cohort.regular_ttp, cohort.selection.ttp_regular_cutoff
         return lambda row: ttp_regular_group(regular.get(row.patient_id), cutoff) or UNKNOWN
-    raise ValueError(f"unknown stratum {strata!r}")
+    record = record_filters.labeller(strata)  # who_grade, ecog, krenning_score, custom.CODE
+    return lambda row: record(row) or UNKNOWN
 
 
 def group_order(strata: str | None, labels: Iterable[str]) -> list[str]:

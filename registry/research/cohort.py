@@ -29,7 +29,8 @@ from registry.access import visible_patients
 from registry.clinical import ctcae
 from registry.clinical.facts import CourseFact, CycleFact, LabFact
 from registry.derive.outcomes import TOXICITY_KEYS, stored_grades
-from registry.models import CourseOutcome, Cycle, LabResult, Phase
+from registry.models import AdverseEvent, CourseOutcome, Cycle, LabResult, Phase, PriorTreatment
+from registry.research import record_filters
 from registry.research.filters import (
     DISEASE_CONTROL,
     CohortFilter,
@@ -73,6 +74,26 @@ class Cohort:
         """(months, event) of each patient's first regular course, where it has a TTP."""
         return regular_ttp_by_patient(self.queryset.values("patient_id"), self.criteria)
 
+    @cached_property
+    def late_events(self) -> dict[int, list[tuple[str, dt.date]]]:
+        """(category, onset) of each patient's categorised adverse events (late toxicity)."""
+        events: dict[int, list[tuple[str, dt.date]]] = defaultdict(list)
+        rows = AdverseEvent.objects.filter(
+            patient_id__in=self.queryset.values("patient_id")
+        ).exclude(category="")
+        for patient_id, category, onset in rows.values_list("patient_id", "category", "onset"):
+            events[patient_id].append((category, onset))
+        return events
+
+    @cached_property
+    def prior_treatments(self) -> dict[int, list[tuple[str, dt.date | None]]]:
+        """(type, start) of each patient's prior treatments."""
+        found: dict[int, list[tuple[str, dt.date | None]]] = defaultdict(list)
+        rows = PriorTreatment.objects.filter(patient_id__in=self.queryset.values("patient_id"))
+        for patient_id, kind, start in rows.values_list("patient_id", "type", "start"):
+            found[patient_id].append((kind, start))
+        return found
+
     def worst_grades(self, window_days: int | None = None) -> dict[int, dict[str, int | None]]:
         """Worst grade per toxicity key of each course, in `window_days` (default: the filter's)."""
         window = self.selection.window_days if window_days is None else window_days
@@ -97,7 +118,7 @@ def birth_date(row: CourseOutcome) -> dt.date | None:
 
 
 def _patient_filter(cohort: CohortFilter, prefix: str = "") -> Q:
-    q = Q()
+    q = record_filters.patient_q(cohort, prefix)
     if cohort.primary_site:
         q &= Q(**{f"{prefix}primary_site__in": cohort.primary_site})
     if cohort.site:
@@ -119,6 +140,8 @@ def select_course_outcomes(user, cohort: CohortFilter) -> QuerySet[CourseOutcome
     if cohort.disease_control is not None:
         in_control = Q(**{f"best_{cohort.criteria}__in": DISEASE_CONTROL})
         rows = rows.filter(in_control if cohort.disease_control else ~in_control)
+    if course_q := record_filters.course_q(cohort):
+        rows = rows.filter(course_q)
     if cohort.extra is not None:
         rows = rows.filter(cohort.extra)
     return rows.select_related("patient__site").order_by("patient__study_id", "id")

@@ -23,6 +23,7 @@ from django.core.exceptions import ValidationError
 from registry.clinical import cox
 from registry.derive.outcomes import endpoint_columns
 from registry.models import CourseOutcome
+from registry.research import record_filters
 from registry.research.cohort import Cohort, age_at, birth_date
 
 MAX_COVARIATES = 12
@@ -69,8 +70,51 @@ COVARIATES: dict[str, Covariate] = {
         Covariate(
             "activity_gbq", "Activity in this course, GBq", cox.NUMBER, lambda r, _: r.activity_gbq
         ),
+        # The lutetia-cohort/2 record; course-level values are those at the course start.
+        Covariate("who_grade", "WHO grade", cox.CATEGORY, lambda r, _: r.patient.who_grade or None),
+        Covariate(
+            "functional_syndrome",
+            "Hormone syndrome",
+            cox.CATEGORY,
+            lambda r, _: r.patient.functional_syndrome or None,
+        ),
+        Covariate("ecog", "ECOG performance status", cox.NUMBER, lambda r, _: r.course.ecog),
+        Covariate("karnofsky", "Karnofsky, %", cox.NUMBER, lambda r, _: r.course.karnofsky),
+        Covariate(
+            "krenning_score",
+            "Uptake (Krenning score)",
+            cox.NUMBER,
+            lambda r, _: r.course.krenning_score,
+        ),
+        Covariate(
+            "liver_metastases",
+            "Liver metastases",
+            cox.BOOLEAN,
+            lambda r, _: r.course.liver_metastases,
+        ),
+        Covariate(
+            "bone_metastases", "Bone metastases", cox.BOOLEAN, lambda r, _: r.course.bone_metastases
+        ),
     )
 }
+CUSTOM_KINDS = {"number": cox.NUMBER, "integer": cox.NUMBER, "boolean": cox.BOOLEAN,
+                "choice": cox.CATEGORY}  # fmt: skip
+
+
+def covariates() -> dict[str, Covariate]:
+    """What may enter a model: COVARIATES and `custom.CODE` for each number, integer,
+    boolean or choice custom field of patients or courses (not identifying)."""
+    found = dict(COVARIATES)
+    for d in record_filters.custom_choices(record_filters.MODELLED):
+        owner = "patient" if d.level == "patient" else "course"
+
+        def value(r, _, owner=owner, code=d.code):
+            return (getattr(r, owner).custom or {}).get(code)
+
+        name = record_filters.CUSTOM_PREFIX + d.code
+        label = f"{d.label}, {d.unit}" if d.unit else d.label
+        found[name] = Covariate(name, label, CUSTOM_KINDS[d.type], value)
+    return found
 
 
 def parse_cox_params(params: Mapping[str, Any]) -> dict[str, Any]:
@@ -79,13 +123,14 @@ def parse_cox_params(params: Mapping[str, Any]) -> dict[str, Any]:
     errors: dict[str, list[str]] = {}
     raw = str(params.get("covariates") or "").replace("\x00", "")
     names = list(dict.fromkeys(part.strip() for part in raw.split(",") if part.strip()))
-    unknown = [n for n in names if n not in COVARIATES]
+    available = covariates()
+    unknown = [n for n in names if n not in available]
     if not names:
-        errors["covariates"] = [f"Choose one or more of: {', '.join(COVARIATES)}."]
+        errors["covariates"] = [f"Choose one or more of: {', '.join(available)}."]
     elif unknown:
         errors["covariates"] = [
             f"Unknown covariate {', '.join(u[:40] for u in unknown)}; "
-            f"known: {', '.join(COVARIATES)}."
+            f"known: {', '.join(available)}."
         ]
     elif len(names) > MAX_COVARIATES:
         errors["covariates"] = [f"At most {MAX_COVARIATES} covariates."]
@@ -97,11 +142,11 @@ def parse_cox_params(params: Mapping[str, Any]) -> dict[str, Any]:
         if not part.strip():
             continue
         name, _, level = part.strip().partition(":")
-        covariate = COVARIATES.get(name)
+        covariate = available.get(name)
         if covariate is None or covariate.kind != cox.CATEGORY or not level:
             errors["reference"] = [
                 "Give category:level pairs, e.g. sex:F; categories: "
-                + ", ".join(n for n, c in COVARIATES.items() if c.kind == cox.CATEGORY)
+                + ", ".join(n for n, c in available.items() if c.kind == cox.CATEGORY)
                 + "."
             ]
             break
@@ -148,6 +193,7 @@ def _fit(
     quiet: bool = False,
 ) -> dict[str, Any]:
     months_column, event_column = endpoint_columns(endpoint, cohort.criteria)
+    available = covariates()
     times, events, columns = [], [], {name: [] for name in names}
     with_time = 0
     for row in cohort.rows:
@@ -155,14 +201,14 @@ def _fit(
         if months is None:
             continue
         with_time += 1
-        values = [COVARIATES[name].value(row, cohort) for name in names]
+        values = [available[name].value(row, cohort) for name in names]
         if any(v is None or v == "" for v in values):
             continue
         times.append(float(months))
         events.append(bool(getattr(row, event_column)))
         for name, value in zip(names, values, strict=True):
             columns[name].append(value)
-    kinds = {name: COVARIATES[name].kind for name in names}
+    kinds = {name: available[name].kind for name in names}
     base = {
         "ties": ties,
         "covariates": list(names),

@@ -12,7 +12,21 @@ from typing import Any
 from django.core.exceptions import ValidationError
 
 from registry.derive.outcomes import ENDPOINTS, GRADE_KEYS, TOXICITY_KEYS, endpoint_columns
-from registry.models import CourseOutcome, PrimarySite, ResponseCode, Sex, StopReason
+from registry.models import (
+    AdverseEventCategory,
+    CourseOutcome,
+    FunctionalSyndrome,
+    LiverLoad,
+    PrimarySite,
+    PriorTreatmentType,
+    ResponseCode,
+    Sex,
+    StopReason,
+    UptakeModality,
+    WhoGrade,
+)
+from registry.models.treatment import METASTASIS_SITES
+from registry.research import record_filters
 from registry.research.cohort import Cohort, age_at, birth_date
 from registry.research.filters import TTP_REGULAR_LABELS, ttp_regular_group
 
@@ -28,7 +42,65 @@ DRILL_VALUES: dict[str, tuple[str, ...]] = {
     "stop_reason": (*StopReason.values, "none"),
     "ttp_regular": (*TTP_REGULAR_LABELS, "unknown"),
     "has": ("age", "ki67", "ttp_regular"),
+    # the lutetia-cohort/2 record (Table 1), "unknown" where no value is recorded
+    "who_grade": (*WhoGrade.values, "unknown"),
+    "functional_syndrome": (*FunctionalSyndrome.values, "unknown"),
+    "ecog": (*record_filters.SCORES, "unknown"),
+    "krenning_score": (*record_filters.SCORES, "unknown"),
+    "uptake_modality": (*UptakeModality.values, "unknown"),
+    **{f"met_{site}": ("yes", "no", "unknown") for site in METASTASIS_SITES},
+    "liver_load": (*LiverLoad.values, "unknown"),
+    "prior": tuple(PriorTreatmentType.values),
+    "late": (*AdverseEventCategory.values, "any"),
 }
+SET_FIELDS = ("has", "prior", "late")  # a row holds several values of these
+
+
+def drill_values() -> dict[str, tuple[str, ...]]:
+    """DRILL_VALUES and `custom.CODE` for each choice or yes/no custom field."""
+    values = dict(DRILL_VALUES)
+    for d in record_filters.custom_choices():
+        codes = ("yes", "no") if d.type == "boolean" else d.choice_codes
+        values[record_filters.CUSTOM_PREFIX + d.code] = (*codes, "unknown")
+    return values
+
+
+def _word(value) -> str:
+    if value is None or value == "":
+        return "unknown"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def _record_facts(cohort: Cohort, r: CourseOutcome, customs) -> dict[str, Any]:
+    """The drill-down values of the record's Table 1 rows, counted as the report counts."""
+    c = r.course
+    f: dict[str, Any] = {
+        "who_grade": _word(r.patient.who_grade),
+        "functional_syndrome": _word(r.patient.functional_syndrome),
+        "ecog": _word(c.ecog),
+        "krenning_score": _word(c.krenning_score),
+        "uptake_modality": _word(c.uptake_modality),
+        "liver_load": _word(c.liver_load) if c.liver_metastases else None,
+        "prior": {
+            kind
+            for kind, start in cohort.prior_treatments.get(r.patient_id, ())
+            if start is None or r.start is None or start < r.start
+        },
+    }
+    late = {
+        category
+        for category, onset in cohort.late_events.get(r.patient_id, ())
+        if r.start is None or onset >= r.start
+    }
+    f["late"] = late | ({"any"} if late else set())
+    for site in METASTASIS_SITES:
+        f[f"met_{site}"] = _word(getattr(c, f"{site}_metastases"))
+    for d in customs:
+        owner = r.patient if d.level == "patient" else c
+        f[record_filters.CUSTOM_PREFIX + d.code] = _word((owner.custom or {}).get(d.code))
+    return f
 
 
 def _drill_facts(cohort: Cohort) -> dict[int, dict[str, Any]]:
@@ -36,6 +108,7 @@ def _drill_facts(cohort: Cohort) -> dict[int, dict[str, Any]]:
     crit, cutoff = cohort.criteria, cohort.filter.ttp_regular_cutoff
     grades, regular = cohort.worst_grades(), cohort.regular_ttp
     intended = {True: "reached", False: "below", None: "none"}
+    customs = record_filters.custom_choices()
     facts = {}
     for r in cohort.rows:
         f: dict[str, Any] = {
@@ -59,6 +132,7 @@ def _drill_facts(cohort: Cohort) -> dict[int, dict[str, Any]]:
                 if present
             },
         }
+        f |= _record_facts(cohort, r, customs)
         for key, grade in grades[r.course_id].items():
             f[f"grade_{key}"] = "na" if grade is None else str(min(grade, 4))
         for ep in ENDPOINTS:
@@ -76,9 +150,10 @@ def drill_rows(cohort: Cohort, drill: str) -> list[CourseOutcome]:
     """
     rows = cohort.rows
     conditions = [c.partition(":")[::2] for c in drill.split(",") if c]
+    known_values = drill_values()
     for field, value in conditions:
-        if value not in DRILL_VALUES.get(field, ()):
-            known = ", ".join(f"{k}:{'|'.join(v)}" for k, v in DRILL_VALUES.items())
+        if value not in known_values.get(field, ()):
+            known = ", ".join(f"{k}:{'|'.join(v)}" for k, v in known_values.items())
             raise ValidationError(
                 {"drill": [f"Unknown drill-down '{drill[:60]}'. Known: {known}."]}
             )
@@ -88,7 +163,7 @@ def drill_rows(cohort: Cohort, drill: str) -> list[CourseOutcome]:
 
     def holds(row: CourseOutcome, field: str, value: str) -> bool:
         f = facts[row.pk]
-        return value in f["has"] if field == "has" else f.get(field) == value
+        return value in f[field] if field in SET_FIELDS else f.get(field) == value
 
     return [r for r in rows if all(holds(r, f, v) for f, v in conditions)]
 
@@ -102,6 +177,15 @@ _FIELD_WORDS = {
     "intended": "intended activity",
     "stop_reason": "course stopped because",
     "ttp_regular": "TTP after regular therapy",
+    "who_grade": "WHO grade",
+    "functional_syndrome": "hormone syndrome",
+    "ecog": "ECOG",
+    "krenning_score": "Krenning score",
+    "uptake_modality": "uptake scored on",
+    "liver_load": "liver tumour load",
+    "prior": "prior treatment",
+    "late": "late toxicity",
+    **{f"met_{site}": f"{site.replace('_', ' ')} metastases" for site in METASTASIS_SITES},
 }
 _VALUE_WORDS = {
     "sex": dict(Sex.choices),

@@ -25,6 +25,7 @@ from django.db.models import Q, QuerySet
 from registry.clinical import survival
 from registry.derive.outcomes import ENDPOINTS, endpoint_columns
 from registry.models import CourseOutcome, Criteria, Phase, PrimarySite, ResponseCode
+from registry.research import record_filters
 
 DISEASE_CONTROL: tuple[str, ...] = ("CR", "PR", "MR", "SD")
 RESPONSE_KEYS: tuple[str, ...] = tuple(ResponseCode.values)  # CR PR MR SD PD NE
@@ -38,6 +39,7 @@ STRATA: tuple[str, ...] = (
     "best_response",
     "ttp_regular",
     "pancreas",
+    *record_filters.RECORD_STRATA,
 )
 FILTER_PARAMS: frozenset[str] = frozenset(
     {
@@ -50,6 +52,11 @@ FILTER_PARAMS: frozenset[str] = frozenset(
         "toxicity_window_days",
         "conf_type",
         "ttp_regular_cutoff_months",
+        # the lutetia-cohort/2 record (registry.research.record_filters), and custom.CODE
+        "who_grade",
+        "ecog",
+        "krenning_score",
+        "liver_metastases",
     }
 )
 SURVIVAL_PARAMS: frozenset[str] = FILTER_PARAMS | {"endpoint", "strata", "times", "rmst_tau"}
@@ -175,6 +182,11 @@ class CohortFilter:
     ttp_regular_cutoff: float = DEFAULT_TTP_REGULAR_CUTOFF
     times: tuple[float, ...] = ()
     rmst_tau: float | None = None
+    who_grade: tuple[str, ...] = ()
+    ecog: tuple[int, ...] = ()
+    krenning_score: tuple[int, ...] = ()
+    liver_metastases: bool | None = None
+    custom: tuple[tuple[str, tuple[Any, ...]], ...] = ()  # (code, values) of custom.CODE
     # A narrowing added in code by a caller, never parsed from parameters: the
     # research pages' course-date and TTP-after-regular filters
     # (ResearchFilter below) go through the same selector.
@@ -197,7 +209,8 @@ class CohortFilter:
         """
         allowed = allowed or (SURVIVAL_PARAMS if analysis else FILTER_PARAMS)
         p = _Params(params)
-        for name in sorted(set(params) - allowed - IGNORED_PARAMS):
+        custom = {k for k in params if str(k).startswith(record_filters.CUSTOM_PREFIX)}
+        for name in sorted(set(params) - allowed - IGNORED_PARAMS - custom):
             p.errors[name] = [f"Unknown parameter. Known: {', '.join(sorted(allowed))}."]
         p.choice("phase", Phase.values)
         p.choice("criteria", Criteria.values)
@@ -207,8 +220,14 @@ class CohortFilter:
         p.months("ttp_regular_cutoff_months", "ttp_regular_cutoff", low=0.001)
         if "endpoint" in allowed:
             p.choice("endpoint", ENDPOINTS)
-        if "strata" in allowed:
-            p.choice("strata", STRATA)
+        if "strata" in allowed and (raw := p.single("strata")) is not None:
+            if raw in STRATA or record_filters.is_stratum(raw):
+                p.values["strata"] = raw
+            else:
+                custom_strata = [f"custom.{d.code}" for d in record_filters.custom_choices()]
+                p.errors["strata"] = [
+                    f"'{raw[:40]}' is not one of: {', '.join([*STRATA, *custom_strata])}."
+                ]
         if "times" in allowed:
             p.months("times", "times", many=True)
         if "rmst_tau" in allowed:
@@ -216,6 +235,7 @@ class CohortFilter:
         p.codes("primary_site", PrimarySite.values, "primary site")
         p.codes("site")
         p.flag("disease_control")
+        record_filters.parse(p, params)
         if p.errors:
             raise ValidationError(p.errors)
         return cls(**p.values)
@@ -241,7 +261,7 @@ class CohortFilter:
             params["site"] = ",".join(self.site)
         if self.disease_control is not None:
             params["disease_control"] = "true" if self.disease_control else "false"
-        return params
+        return params | record_filters.as_params(self)
 
 
 RESEARCH_PARAMS = frozenset(
@@ -266,6 +286,13 @@ STRATA_CHOICES = {
     "site": "Treatment site",
     **OWN_STRATA,
 }
+
+
+def strata_choices() -> dict[str, str]:
+    """Every stratum the research pages offer: ours, then the record's and custom fields."""
+    return {**STRATA_CHOICES, **record_filters.strata_choices()}
+
+
 ENDPOINT_LABELS = {
     "ttp": "Time to progression",
     "pfs": "Progression-free survival",
@@ -303,7 +330,11 @@ class ResearchFilter:
             q &= Q(patient_id__in=ttp_regular_patients(self.ttp_regular, self))
         if self.verified_only:
             q &= Q(course__record_status="verified")
-        strata = self.strata if self.strata in STRATA else None
+        strata = (
+            self.strata
+            if self.strata in STRATA or (self.strata and record_filters.is_stratum(self.strata))
+            else None
+        )
         return dataclasses.replace(
             self.cohort, extra=q or None, strata=strata, ttp_regular_cutoff=self.ttp_regular_cutoff
         )
@@ -344,11 +375,10 @@ def parse_filter(params: Mapping[str, Any], *, extra_allowed: frozenset[str] = f
     for k in extra_allowed:
         flat.pop(k, None)
     strata = flat.pop("strata", None)
-    if strata is not None and strata not in STRATA_CHOICES:
-        errors["strata"] = [
-            f"'{strata}' is not one of: {', '.join(k for k in STRATA_CHOICES if k)}."
-        ]
-    if strata in STRATA:
+    choices = strata_choices()
+    if strata is not None and strata not in choices:
+        errors["strata"] = [f"'{strata}' is not one of: {', '.join(k for k in choices if k)}."]
+    if strata in STRATA or (strata and record_filters.is_stratum(strata)):
         flat["strata"] = strata
     try:
         cohort = CohortFilter.from_params(flat, analysis=True)

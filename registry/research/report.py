@@ -18,7 +18,22 @@ from typing import Any
 from registry.clinical import survival
 from registry.clinical.proportions import clopper_pearson
 from registry.derive.outcomes import GRADE_KEYS, TOXICITY_KEYS
-from registry.models import Criteria, PrimarySite, ResponseCode, Sex, StopReason
+from registry.models import (
+    AdverseEventCategory,
+    CauseOfDeath,
+    Criteria,
+    FunctionalSyndrome,
+    LiverLoad,
+    PrimarySite,
+    PriorTreatmentType,
+    ResponseCode,
+    Sex,
+    StopReason,
+    UptakeModality,
+    WhoGrade,
+)
+from registry.models.treatment import METASTASIS_SITES
+from registry.research import record_filters
 from registry.research.analyses import endpoint_times, survival_analysis
 from registry.research.cohort import Cohort, age_at, birth_date
 from registry.research.filters import (
@@ -112,8 +127,32 @@ def cohort_report(cohort: Cohort) -> dict[str, Any]:
         "toxicity_window_days": selection.window_days,
         "response_rates": response_rates_of(responses),
         "ttp_regular": _ttp_regular(cohort),
+        "late_toxicity": late_toxicity(cohort),
         "stale_patients": cohort.stale_patients,
     }
+
+
+def late_toxicity(cohort: Cohort) -> dict[str, Any]:
+    """Patients with a late toxicity of each category (the seed paper's "no kidney failure
+    or MDS"), and with any: adverse events recorded with a `category` whose onset is on or
+    after the start of the reported course. A patient counts once per category.
+
+    **Decision**: the window is open-ended (MDS appears years after PRRT), and events
+    before the course belong to earlier treatment, so they do not count.
+    """
+    counts = dict.fromkeys(AdverseEventCategory.values, 0)
+    any_late = 0
+    for row in cohort.rows:
+        start = row.start
+        found = {
+            category
+            for category, onset in cohort.late_events.get(row.patient_id, ())
+            if start is None or onset >= start
+        }
+        for category in found:
+            counts[category] += 1
+        any_late += bool(found)
+    return {"n_patients": len(cohort.rows), "any": any_late, "by_category": counts}
 
 
 def _follow_up(cohort: Cohort) -> dict[str, Any]:
@@ -196,7 +235,86 @@ def _characteristics(cohort: Cohort) -> dict[str, Any]:
         "ki67": summary(ki67),
         "prior_activity_gbq": summary([r.cumulative_activity_before_gbq for r in rows]),
         "ttp_regular": _ttp_regular(cohort),
+        **_record_characteristics(cohort),
     }
+
+
+def _known(values, keys) -> dict[str, int]:
+    """Counts of each key, and of `unknown` for the rows without a value."""
+    values = list(values)
+    return {**_counts(values, keys), UNKNOWN: sum(v in (None, "") for v in values)}
+
+
+def _yes_no(values) -> dict[str, int]:
+    values = list(values)
+    return {"yes": values.count(True), "no": values.count(False), UNKNOWN: values.count(None)}
+
+
+def _record_characteristics(cohort: Cohort) -> dict[str, Any]:
+    """Table 1's rows from the lutetia-cohort/2 record: grade, syndrome, performance status,
+    uptake and metastases at the course start, prior treatments, the centre's own fields."""
+    rows = cohort.rows
+    courses = [r.course for r in rows]
+    scores = [str(n) for n in range(5)]
+    metastases = {
+        site: _yes_no(getattr(c, f"{site}_metastases") for c in courses)
+        for site in METASTASIS_SITES
+    }
+    return {
+        "who_grade": _known((r.patient.who_grade for r in rows), WhoGrade.values),
+        "functional_syndrome": _known(
+            (r.patient.functional_syndrome for r in rows), FunctionalSyndrome.values
+        ),
+        "ecog": _known((_text(c.ecog) for c in courses), scores),
+        "karnofsky": summary([float(c.karnofsky) for c in courses if c.karnofsky is not None]),
+        "krenning_score": _known((_text(c.krenning_score) for c in courses), scores),
+        "uptake_modality": _known((c.uptake_modality for c in courses), UptakeModality.values),
+        "metastases": metastases,
+        "liver_load": _known(
+            (c.liver_load for c in courses if c.liver_metastases), LiverLoad.values
+        ),
+        "prior_treatments": _prior_treatments(cohort),
+        "cause_of_death": _counts(
+            (r.patient.cause_of_death for r in rows if r.patient.death_date),
+            CauseOfDeath.values,
+        ),
+        "custom": _custom_characteristics(rows),
+    }
+
+
+def _text(value) -> str | None:
+    return None if value is None else str(value)
+
+
+def _prior_treatments(cohort: Cohort) -> dict[str, int]:
+    """Patients with each kind of treatment before the reported course (a treatment
+    without a start date counts: it was recorded as prior)."""
+    counts = dict.fromkeys(PriorTreatmentType.values, 0)
+    for row in cohort.rows:
+        kinds = {
+            kind
+            for kind, start in cohort.prior_treatments.get(row.patient_id, ())
+            if start is None or row.start is None or start < row.start
+        }
+        for kind in kinds:
+            counts[kind] += 1
+    return counts
+
+
+def _custom_characteristics(rows) -> list[dict[str, Any]]:
+    """Each choice or yes/no custom field of patients or courses, counted like the rest."""
+    table = []
+    for d in record_filters.custom_choices():
+        owner = (lambda r: r.patient) if d.level == "patient" else (lambda r: r.course)
+        values = [(owner(r).custom or {}).get(d.code) for r in rows]
+        if d.type == "boolean":
+            counts = _yes_no(values)
+            labels = {"yes": "yes", "no": "no"}
+        else:
+            counts = _known(values, d.choice_codes)
+            labels = dict(d.choices)
+        table.append({"code": d.code, "label": d.label, "counts": counts, "labels": labels})
+    return table
 
 
 def _activity(cohort: Cohort, api: dict[str, Any]) -> dict[str, Any]:

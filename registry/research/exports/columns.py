@@ -18,12 +18,15 @@ from django.db.models import OuterRef, QuerySet, Subquery, TextChoices
 from registry.clinical import ctcae
 from registry.clinical.units import CANONICAL_UNIT
 from registry.models import (
+    CauseOfDeath,
     CourseOutcome,
     Criteria,
+    FunctionalSyndrome,
     Phase,
     PrimarySite,
     ResponseCode,
     Sex,
+    WhoGrade,
 )
 from registry.research.cohort import age_at
 from registry.research.exports.scope import ExportScope, Level
@@ -296,6 +299,7 @@ def patient_columns(prefix: str) -> tuple[Column, ...]:
         Column("diagnosis_date", "Date of diagnosis", "date", source=f"{prefix}diagnosis_date"),
         Column("last_follow_up", "Last follow-up", "date", source=f"{prefix}last_follow_up"),
         Column("death_date", "Date of death", "date", source=f"{prefix}death_date"),
+        *patient_record_columns(prefix),
         Column(
             "lifetime_activity_gbq",
             "Lifetime cumulative activity",
@@ -304,6 +308,20 @@ def patient_columns(prefix: str) -> tuple[Column, ...]:
             source=f"{prefix}state__cumulative_activity_gbq",
         ),
         *ttp_regular_columns(),
+    )
+
+
+def patient_record_columns(prefix: str) -> tuple[Column, ...]:
+    """The patient's variables of the lutetia-cohort/2 record."""
+    return (
+        coded("who_grade", "WHO grade", WhoGrade, source=f"{prefix}who_grade"),
+        coded(
+            "functional_syndrome",
+            "Hormone (functional) syndrome",
+            FunctionalSyndrome,
+            source=f"{prefix}functional_syndrome",
+        ),
+        coded("cause_of_death", "Cause of death", CauseOfDeath, source=f"{prefix}cause_of_death"),
     )
 
 

@@ -29,10 +29,9 @@ Memory stays flat whatever the size: every table is read with
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
-from typing import Any
+from collections.abc import Iterable
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count
 
 from registry.clinical import vocabularies
 from registry.clinical.units import CANONICAL_UNIT
@@ -50,6 +49,7 @@ from registry.models import (
     NonTargetStatus,
     Patient,
     Phase,
+    PriorTreatment,
     ResponseCode,
     Scan,
     Site,
@@ -58,7 +58,6 @@ from registry.models import (
 )
 from registry.research.exports.columns import (
     BOOLEAN_CODES,
-    CHUNK_SIZE,
     GRADE_CODES,
     OUTCOME_COLUMNS,
     Column,
@@ -77,7 +76,23 @@ from registry.research.exports.columns import (
     study_id_column,
     ttp_regular_columns,
     window_course_column,
-    write_number,
+)
+
+# Reading the tables lives in `reading`; its names are this module's too.
+from registry.research.exports.reading import (
+    count_rows,
+    dictionary_rows,
+    headers,
+    iter_rows,
+    table_counts,
+    table_queryset,
+)
+from registry.research.exports.record_columns import (
+    ADVERSE_EVENT_RECORD_COLUMNS,
+    CYCLE_RECORD_COLUMNS,
+    PRIOR_TREATMENT_COLUMNS,
+    course_record_columns,
+    with_custom,
 )
 from registry.research.exports.scope import ExportScope
 
@@ -110,6 +125,7 @@ PATIENTS = Table(
             "GBq",
             source="course__intended_activity_gbq",
         ),
+        *course_record_columns("course__", "the cohort's course"),
         *OUTCOME_COLUMNS,
     ),
     lambda scope: scope.outcomes.order_by("patient__study_id", "pk"),
@@ -165,6 +181,7 @@ COURSES = Table(
         ),
         Column("intended_activity_gbq", "Intended activity", "number", "GBq"),
         coded("stop_reason", "Why the course stopped", StopReason),
+        *course_record_columns(""),
     ),
     lambda scope: Course.objects.filter(patient__in=scope.patients).order_by(
         "patient__study_id", "pk"
@@ -186,6 +203,7 @@ CYCLES = Table(
             "string",
             derive=lambda r, s: vocabularies.coded_radiopharmaceutical(r["radiopharmaceutical"]),
         ),
+        *CYCLE_RECORD_COLUMNS,
     ),
     lambda scope: Cycle.objects.filter(course__patient__in=scope.patients).order_by(
         "course__patient__study_id", "course_id", "date"
@@ -384,6 +402,7 @@ ADVERSE_EVENTS = Table(
         ),
         Column("grade", "CTCAE grade", "integer", codes=GRADE_CODES | {"5": "grade 5"}),
         Column("onset", "Onset date", "date"),
+        *ADVERSE_EVENT_RECORD_COLUMNS,
     ),
     lambda scope: (
         AdverseEvent.objects.filter(patient__in=scope.patients)
@@ -409,6 +428,19 @@ PROGRESSIONS = Table(
     ),
 )
 
+PRIOR_TREATMENTS = Table(
+    "prior_treatments",
+    "Treatments before (or between) PRRT courses: surgery, analogues, chemotherapy, …",
+    (
+        key_column("prior_treatment_id", "Prior treatment key"),
+        study_id_column(),
+        *PRIOR_TREATMENT_COLUMNS,
+    ),
+    lambda scope: PriorTreatment.objects.filter(patient__in=scope.patients).order_by(
+        "patient__study_id", "start", "pk"
+    ),
+)
+
 TABLES: dict[str, Table] = {
     t.name: t
     for t in (
@@ -423,6 +455,7 @@ TABLES: dict[str, Table] = {
         TIME_POINTS,
         ADVERSE_EVENTS,
         PROGRESSIONS,
+        PRIOR_TREATMENTS,
     )
 }
 DICTIONARY_HEADER = ("table", "variable", "label", "type", "unit", "codes")
@@ -432,58 +465,22 @@ def tables_for(scope: ExportScope, names: Iterable[str] | None = None) -> list[T
     """The named tables (default all) as this scope writes them."""
     chosen = [TABLES[n] for n in names] if names else list(TABLES.values())
     if scope.whole_registry:
-        return [REGISTRY_PATIENTS if t is PATIENTS else t for t in chosen]
-    return chosen
+        return [
+            with_custom(REGISTRY_PATIENTS, "registry_patients")
+            if t is PATIENTS
+            else with_custom(t, t.name)
+            for t in chosen
+        ]
+    return [with_custom(t, t.name) for t in chosen]
 
 
-def dictionary_rows(tables: Iterable[Table], scope: ExportScope) -> Iterator[tuple[str, ...]]:
-    """The data dictionary: one row per exported variable (label columns included)."""
-    for table in tables:
-        for header, col, is_label in table.output_columns(scope):
-            if is_label:
-                source = col.as_written(scope).name
-                yield (table.name, header, f"{col.label} (label of {source})", "string", "", "")
-                continue
-            written = col.as_written(scope)
-            codes = "; ".join(f"{k}={v}" for k, v in (written.codes or {}).items())
-            yield (table.name, header, written.label, written.type, written.unit, codes)
-
-
-def table_queryset(table: Table, scope: ExportScope) -> QuerySet:
-    """The table's rows for the scope, read through the scope's selection as a subquery."""
-    return table.rows(scope)
-
-
-def iter_rows(table: Table, scope: ExportScope) -> Iterator[list[Any]]:
-    """The table's rows as Python values (codes and labels expanded, dates as the level
-    writes them, numbers without float noise), streamed."""
-    qs = table_queryset(table, scope).values(*table.paths(scope))
-    layout = table.output_columns(scope)
-    for record in qs.iterator(chunk_size=CHUNK_SIZE):
-        patient = record[table.patient_path] if table.patient_path else None
-        record["_patient"] = patient
-        row: list[Any] = []
-        for _, col, is_label in layout:
-            value = col.derive(record, scope) if col.derive else record[col.path]
-            if is_label:
-                value = (col.codes or {}).get(value, "") if value not in (None, "") else ""
-            elif col.type == "date":
-                value = scope.date_value(patient, value)
-            elif isinstance(value, bool):
-                value = int(value)
-            elif isinstance(value, float):
-                value = write_number(value, col.decimals)
-            row.append(value)
-        yield row
-
-
-def headers(table: Table, scope: ExportScope) -> list[str]:
-    return [h for h, _, _ in table.output_columns(scope)]
-
-
-def table_counts(tables: Iterable[Table], scope: ExportScope) -> dict[str, int]:
-    return {t.name: table_queryset(t, scope).count() for t in tables}
-
-
-def count_rows(tables: Iterable[Table], scope: ExportScope) -> int:
-    return sum(table_counts(tables, scope).values())
+__all__ = [
+    "TABLES",
+    "count_rows",
+    "dictionary_rows",
+    "headers",
+    "iter_rows",
+    "table_counts",
+    "table_queryset",
+    "tables_for",
+]

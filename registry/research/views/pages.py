@@ -22,23 +22,24 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_GET
 
 from registry.access import role_of, visible_sites
-from registry.models import Criteria, Phase, PrimarySite
+from registry.models import AdverseEventCategory, Criteria, Phase, PrimarySite
 from registry.research import figure_data, figures, model_figures
 from registry.research.analyses import survival_analysis
 from registry.research.cohort import Cohort
-from registry.research.cox import COVARIATES, cox_analysis, parse_cox_params
+from registry.research.cox import covariates, cox_analysis, parse_cox_params
 from registry.research.drill import describe_drill, drill_rows
 from registry.research.exports.readme import describe_filter
 from registry.research.exports.scope import ExportScope, lutetia_version
 from registry.research.filters import (
     ENDPOINT_LABELS,
-    STRATA_CHOICES,
     ResearchFilter,
     parse_filter,
+    strata_choices,
 )
 from registry.research.incidence import cumulative_incidence
 from registry.research.km_svg import cohort_km_figure
 from registry.research.quality import cohort_findings
+from registry.research.record_filters import filter_controls
 from registry.research.report import cohort_report, paper_report
 from registry.research.views.tables import build_sections
 
@@ -93,8 +94,10 @@ def filter_context(request: HttpRequest, rf: ResearchFilter, errors) -> dict:
             "site": [(s.code, s.name or s.code) for s in visible_sites(request.user)],
             "conf_type": [(c, c) for c in ("log-log", "log", "plain")],
             "endpoint": list(ENDPOINT_LABELS.items()),
-            "strata": list(STRATA_CHOICES.items()),
+            "strata": list(strata_choices().items()),
         },
+        "record_controls": (controls := filter_controls(rf.cohort)),
+        "record_open": any(c["chosen"] for c in controls),
     }
 
 
@@ -116,6 +119,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     crit = cohort.criteria
     lanes, lanes_left_out = figure_data.swim_lanes(cohort)
     context.update(
+        late_labels=AdverseEventCategory.choices,
         analysis=analysis,
         at_risk=figures.at_risk_table(analysis["groups"]),
         report=report,
@@ -153,7 +157,7 @@ def _cox_panel(request: HttpRequest, cohort: Cohort) -> dict:
     multivariable model with each covariate alone beside it."""
     chosen = [c for c in request.GET.getlist("cox") if c]
     panel: dict = {
-        "choices": [(c.name, c.label) for c in COVARIATES.values()],
+        "choices": [(c.name, c.label) for c in covariates().values()],
         "chosen": chosen,
         "ties": request.GET.get("cox_ties") or "efron",
     }

@@ -17,6 +17,7 @@ from django.utils.http import urlencode
 from registry.derive.outcomes import GRADE_KEYS, TOXICITY_KEYS
 from registry.models import PrimarySite, ResponseCode, Sex, StopReason
 from registry.research.filters import OWN_STRATA
+from registry.research.views.record_tables import late_toxicity_section, record_rows
 
 NOT_REACHED = "NR"
 MISSING = "—"
@@ -106,7 +107,15 @@ def build_sections(r: dict[str, Any], query: str) -> list[Section]:
     k = _Links(reverse("research_patients") + "?" + query, r["characteristics"]["n"])
     return [
         build(r, k)
-        for build in (_characteristics, _response, _toxicity, _endpoints, _subgroups, _activity)
+        for build in (
+            _characteristics,
+            _response,
+            _toxicity,
+            _late_toxicity,
+            _endpoints,
+            _subgroups,
+            _activity,
+        )
     ]
 
 
@@ -173,6 +182,7 @@ def _characteristics(r: dict[str, Any], k: _Links) -> Section:
                 True,
             )
         )
+    chars.rows += record_rows(ch, k, Row, Cell, median_range)
     return chars
 
 
@@ -223,6 +233,10 @@ def _toxicity(r: dict[str, Any], k: _Links) -> Section:
             )
         )
     return tox
+
+
+def _late_toxicity(r: dict[str, Any], k: _Links) -> Section:
+    return late_toxicity_section(r, k, Section, Row)
 
 
 def _endpoints(r: dict[str, Any], k: _Links) -> Section:

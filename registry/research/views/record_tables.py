@@ -1,0 +1,105 @@
+"""Table 1's rows from the `lutetia-cohort/2` record, and the late-toxicity table.
+
+Like `tables`, only formatting: each count is a `Cell` with a drill-down to
+its patients (`registry.research.drill`), counted as `report` counts it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from registry.models import (
+    AdverseEventCategory,
+    FunctionalSyndrome,
+    LiverLoad,
+    PriorTreatmentType,
+    UptakeModality,
+    WhoGrade,
+)
+from registry.models.treatment import METASTASIS_SITES
+
+METASTASIS_WORDS = {
+    "liver": "Liver",
+    "bone": "Bone",
+    "lymph_node": "Lymph nodes",
+    "peritoneal": "Peritoneum",
+    "lung": "Lung",
+    "other": "Elsewhere",
+}
+
+
+def _counted(rows, k, title: str, key: str, counts: dict, labels, drill: str, Row) -> None:
+    """A heading row and one indented count per label (unknown last, when any)."""
+    rows.append(Row(title, []))
+    for code, label in [*labels, ("unknown", "not recorded")]:
+        value = counts.get(code, 0)
+        if code == "unknown" and not value:
+            continue
+        rows.append(Row(label, [k.count(f"{key}.{code}", value, f"{drill}:{code}")], True))
+
+
+def record_rows(ch: dict[str, Any], k, Row, Cell, median_range) -> list:
+    """Grade, syndrome, ECOG, Karnofsky, uptake, metastases, prior treatments, own fields."""
+    rows: list = []
+    scores = [(str(n), str(n)) for n in range(5)]
+    _counted(rows, k, "WHO grade", "who_grade", ch["who_grade"], WhoGrade.choices, "who_grade", Row)
+    _counted(
+        rows,
+        k,
+        "Hormone syndrome",
+        "functional_syndrome",
+        ch["functional_syndrome"],
+        FunctionalSyndrome.choices,
+        "functional_syndrome",
+        Row,
+    )
+    _counted(rows, k, "ECOG performance status at course start", "ecog", ch["ecog"], scores,
+             "ecog", Row)  # fmt: skip
+    kps = ch["karnofsky"]
+    rows.append(
+        Row(
+            f"Karnofsky, % (known in {kps['n']})",
+            [Cell("karnofsky", median_range(kps, 0), k.link())],
+        )
+    )
+    _counted(rows, k, "Uptake (Krenning score)", "krenning_score", ch["krenning_score"], scores,
+             "krenning_score", Row)  # fmt: skip
+    _counted(rows, k, "Uptake scored on", "uptake_modality", ch["uptake_modality"],
+             UptakeModality.choices, "uptake_modality", Row)  # fmt: skip
+    rows.append(Row("Metastases at course start (yes / no / not recorded)", []))
+    for site in METASTASIS_SITES:
+        counts = ch["metastases"][site]
+        cells = [
+            k.count(f"metastases.{site}.{answer}", counts[answer], f"met_{site}:{answer}")
+            for answer in ("yes", "no", "unknown")
+        ]
+        rows.append(Row(METASTASIS_WORDS[site], cells[:1], True))
+        rows[-1].cells[0].text = f"{counts['yes']}"
+        rows[-1].cells[0].pct = f"{cells[0].pct} · no {counts['no']} · n/r {counts['unknown']}"
+    _counted(rows, k, "Liver tumour load (patients with liver metastases)", "liver_load",
+             ch["liver_load"], LiverLoad.choices, "liver_load", Row)  # fmt: skip
+    rows.append(Row("Prior treatments", []))
+    for code, label in PriorTreatmentType.choices:
+        value = ch["prior_treatments"][code]
+        rows.append(Row(label, [k.count(f"prior.{code}", value, f"prior:{code}")], True))
+    for field in ch["custom"]:
+        labels = list(field["labels"].items())
+        _counted(rows, k, field["label"], f"custom.{field['code']}", field["counts"], labels,
+                 f"custom.{field['code']}", Row)  # fmt: skip
+    return rows
+
+
+def late_toxicity_section(r: dict[str, Any], k, Section, Row) -> Any:
+    """Late toxicity by category: the paper's "no kidney failure or MDS"."""
+    late = r["api"]["late_toxicity"]
+    section = Section(
+        "Table 3b. Late toxicity, patients",
+        ["", "Patients"],
+        note="Adverse events recorded with a late-toxicity category, onset on or after the "
+        "start of the reported course; a patient counts once per category.",
+    )
+    section.rows.append(Row("Any late toxicity", [k.count("late.any", late["any"], "late:any")]))
+    for code, label in AdverseEventCategory.choices:
+        value = late["by_category"][code]
+        section.rows.append(Row(label, [k.count(f"late.{code}", value, f"late:{code}")], True))
+    return section
