@@ -197,7 +197,14 @@ def test_a_version_1_document_leaves_the_version_2_fields_as_stored(patient):
     for key in ("who_grade", "functional_syndrome", "cause_of_death", "prior_treatments", "custom"):
         del p[key]
     for c in p["courses"]:
-        for key in ("ecog", "karnofsky", "krenning_score", "uptake_modality", "metastases", "custom"):
+        for key in (
+            "ecog",
+            "karnofsky",
+            "krenning_score",
+            "uptake_modality",
+            "metastases",
+            "custom",
+        ):
             del c[key]
         for cycle in c["cycles"]:
             for key in ("amino_acids", "reduced_reason", "custom"):
@@ -266,7 +273,12 @@ def _form_data(patient: m.Patient, kind: str, obj) -> dict[str, str]:
             "version": str(obj.version),
         }
     if kind == "adverse":
-        return {"term": obj.term, "grade": "1", "onset": str(obj.onset), "version": str(obj.version)}
+        return {
+            "term": obj.term,
+            "grade": "1",
+            "onset": str(obj.onset),
+            "version": str(obj.version),
+        }
     return {"type": obj.type, "start": str(obj.start), "version": str(obj.version)}
 
 
@@ -293,9 +305,7 @@ def test_cause_of_death_needs_a_death_date_everywhere(patient, clinician):
     p.death_date = None
     p.save()
     client = client_for(clinician)
-    answer = client.patch(
-        f"/api/v1/patients/{p.pk}/", {"cause_of_death": "disease"}, format="json"
-    )
+    answer = client.patch(f"/api/v1/patients/{p.pk}/", {"cause_of_death": "disease"}, format="json")
     assert answer.status_code == 400 and "cause_of_death" in answer.json()
     doc = export_document()
     doc["patients"][0]["cause_of_death"] = "disease"

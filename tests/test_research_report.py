@@ -296,8 +296,66 @@ def add_patient(study_id: str, spec: dict, site) -> models.Patient:
     return patient
 
 
+def _add_record(patients: dict[str, models.Patient]) -> None:
+    """A little of the lutetia-cohort/2 record (issue 12), for Table 1 and late toxicity."""
+    k1, k2, k3, k4 = (patients[f"K-{n}"] for n in (1, 2, 3, 4))
+    models.Patient.objects.filter(pk=k1.pk).update(who_grade="G1", functional_syndrome="none")
+    models.Patient.objects.filter(pk=k2.pk).update(who_grade="G2", functional_syndrome="carcinoid")
+    models.Course.objects.filter(patient=k1, phase="salvage").update(
+        ecog=0, krenning_score=3, uptake_modality="PET", liver_metastases=True,
+        liver_load="lt25", bone_metastases=False,
+    )  # fmt: skip
+    models.Course.objects.filter(patient=k2, phase="salvage").update(ecog=1, karnofsky=80)
+    start = SPEC["K-1"]["start"]
+    models.PriorTreatment.objects.create(patient=k1, type="surgery", start=D(2003, 1, 1))
+    # After its course start: not a *prior* treatment of that course.
+    models.PriorTreatment.objects.create(
+        patient=k2, type="somatostatin_analogue", start=SPEC["K-2"]["start"] + dt.timedelta(days=5)
+    )
+    models.AdverseEvent.objects.create(
+        patient=k3, term="Myelodysplastic syndrome", grade=4, category="mds",
+        onset=SPEC["K-3"]["start"] + dt.timedelta(days=700),
+    )  # fmt: skip
+    # Before the reported course: earlier treatment's, not counted.
+    models.AdverseEvent.objects.create(
+        patient=k4, term="Chronic kidney disease", grade=3, category="kidney_failure",
+        onset=SPEC["K-4"]["start"] - dt.timedelta(days=30),
+    )  # fmt: skip
+    assert start
+
+
+def record_cells() -> dict[str, str]:
+    """Table 1's record rows and Table 3b for `_add_record`."""
+    cells = {}
+    counts = {
+        "who_grade": ({"G1": 1, "G2": 1, "G3": 0, "NEC": 0}, 4),
+        "functional_syndrome": (
+            {"none": 1, "carcinoid": 1, "insulinoma": 0, "gastrinoma": 0, "glucagonoma": 0,
+             "vipoma": 0, "other": 0}, 4),
+        "ecog": ({"0": 1, "1": 1, "2": 0, "3": 0, "4": 0}, 4),
+        "krenning_score": ({"0": 0, "1": 0, "2": 0, "3": 1, "4": 0}, 5),
+        "uptake_modality": ({"SRS": 0, "PET": 1}, 5),
+        "liver_load": ({"lt25": 1, "25to50": 0, "gt50": 0}, 0),
+    }  # fmt: skip
+    for key, (known, unknown) in counts.items():
+        cells |= {f"{key}.{code}": str(n) for code, n in known.items()}
+        if unknown:
+            cells[f"{key}.unknown"] = str(unknown)
+    cells["karnofsky"] = "80 (80–80)"
+    for site in ("liver", "bone", "lymph_node", "peritoneal", "lung", "other"):
+        cells[f"metastases.{site}.yes"] = "1" if site == "liver" else "0"
+    for kind in ("surgery", "somatostatin_analogue", "chemotherapy", "everolimus", "sunitinib",
+                 "liver_directed", "external_beam", "other"):  # fmt: skip
+        cells[f"prior.{kind}"] = "1" if kind == "surgery" else "0"
+    cells["late.any"] = "1"
+    for category in ("mds", "aml", "kidney_failure", "hepatotoxicity", "hormonal_crisis", "other"):
+        cells[f"late.{category}"] = "1" if category == "mds" else "0"
+    return cells
+
+
 def build_known_cohort(site, other_site) -> dict[str, models.Patient]:
     patients = {sid: add_patient(sid, spec, site) for sid, spec in SPEC.items()}
+    _add_record(patients)
     # Never counted: another site's patient, and a patient without a salvage course.
     add_patient("OTHER-1", SPEC["K-1"], other_site)
     lone = factories.PatientFactory(study_id="REG-ONLY", site=site)
@@ -477,7 +535,7 @@ def test_every_number_of_the_report_page(client, researcher, known_cohort):
     assert response.status_code == 200
     html = response.content.decode()
     cells = page_cells(html)
-    expected = expected_cells()
+    expected = expected_cells() | record_cells()
     assert {k: v[0] for k, v in cells.items()} == expected
     # Percentages beside counts: of the cohort, or of the courses below intended activity.
     for key, pct in PCT.findall(html):

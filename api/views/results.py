@@ -111,7 +111,11 @@ COHORT_PARAMETERS = [
 ]
 STRATA_PARAMETER = OpenApiParameter(
     "strata",
-    {"type": "string", "pattern": "^(" + "|".join(STRATA) + r"|custom\.[a-z][a-z0-9_]{0,39})$"},
+    # Blank means "no strata", as an untouched form field sends it.
+    {
+        "type": "string",
+        "pattern": r"^\s*(" + "|".join(STRATA) + r"|custom\.[a-z][a-z0-9_]{0,39})?\s*$",
+    },
     description="Compare groups by this field (log-rank test); omitted: one group. "
     "One of " + ", ".join(STRATA) + ", or `custom.CODE` for a choice or yes/no custom "
     "field of patients or courses. A patient with no value is in the group `unknown`.",

@@ -260,7 +260,7 @@ def test_a_version_that_changes_under_the_request_is_refused_by_the_service(worl
         models.LabResult.objects.filter(pk=lab.pk).update(version=5)
         return real(instance, **kwargs)
 
-    with mock.patch("api.serializers.save_fact", racing):
+    with mock.patch("api.strict.save_fact", racing):
         response = clin.patch(url, {"value": 70}, format="json", HTTP_IF_MATCH=etag)
     assert response.status_code == 412
     lab.refresh_from_db()

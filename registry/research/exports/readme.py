@@ -266,7 +266,29 @@ DEFINITIONS: tuple[tuple[str, str], ...] = (
     (
         "Adverse events",
         "Recorded by clinicians by CTCAE term and grade (e.g. MDS, kidney failure); not "
-        "derived from labs.",
+        "derived from labs. category marks a late toxicity (mds, aml, kidney_failure, "
+        "hepatotoxicity, hormonal_crisis, other); the cohort report counts a patient once per "
+        "category for an event with onset on or after the start of the reported course.",
+    ),
+    (
+        "State at the course start",
+        "ecog, karnofsky, krenning_score (with uptake_modality: SRS = OctreoScan, PET = "
+        "68Ga-PET) and the *_metastases variables describe the patient at the start of the "
+        "course, as recorded on the course (1 = yes, 0 = no, blank = not recorded); "
+        "liver_load is the share of the liver replaced by tumour (lt25, 25to50, gt50).",
+    ),
+    (
+        "Prior treatments",
+        "One row per treatment before (or between) PRRT courses; start and end as recorded "
+        "(blank = not known; no end = ongoing or not recorded). The report counts a patient "
+        "for a treatment that started before the reported course, or has no start date.",
+    ),
+    (
+        "The centre's own fields (custom_*)",
+        "Variables the centre defined for itself, one column custom_<code> in the table of "
+        "their level (patients, courses, cycles, scans); the dictionary gives each one's "
+        "label, type, unit and codes. Fields the centre marked identifying are not exported. "
+        "Retired fields (no longer entered) are still exported with their values.",
     ),
     (
         "Ages",

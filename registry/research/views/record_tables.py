@@ -66,16 +66,12 @@ def record_rows(ch: dict[str, Any], k, Row, Cell, median_range) -> list:
              "krenning_score", Row)  # fmt: skip
     _counted(rows, k, "Uptake scored on", "uptake_modality", ch["uptake_modality"],
              UptakeModality.choices, "uptake_modality", Row)  # fmt: skip
-    rows.append(Row("Metastases at course start (yes / no / not recorded)", []))
+    rows.append(Row("Metastases at course start", []))
     for site in METASTASIS_SITES:
         counts = ch["metastases"][site]
-        cells = [
-            k.count(f"metastases.{site}.{answer}", counts[answer], f"met_{site}:{answer}")
-            for answer in ("yes", "no", "unknown")
-        ]
-        rows.append(Row(METASTASIS_WORDS[site], cells[:1], True))
-        rows[-1].cells[0].text = f"{counts['yes']}"
-        rows[-1].cells[0].pct = f"{cells[0].pct} · no {counts['no']} · n/r {counts['unknown']}"
+        label = f"{METASTASIS_WORDS[site]} (no {counts['no']}, not recorded {counts['unknown']})"
+        cell = k.count(f"metastases.{site}.yes", counts["yes"], f"met_{site}:yes")
+        rows.append(Row(label, [cell], True))
     _counted(rows, k, "Liver tumour load (patients with liver metastases)", "liver_load",
              ch["liver_load"], LiverLoad.choices, "liver_load", Row)  # fmt: skip
     rows.append(Row("Prior treatments", []))
