@@ -19,8 +19,8 @@ from __future__ import annotations
 import datetime as dt
 import math
 import threading
-from contextlib import contextmanager
 from collections.abc import Iterable, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -103,6 +103,10 @@ class CustomField(models.Model):
     def __str__(self) -> str:
         return f"{self.label} ({self.code})"
 
+    def save(self, *args, **kwargs):
+        super().save(*args, **kwargs)
+        _request.definitions = None
+
     def clean(self) -> None:
         super().clean()
         errors = definition_errors(self.as_definition())
@@ -124,10 +128,6 @@ class CustomField(models.Model):
                 )
         if errors:
             raise ValidationError(errors)
-
-    def save(self, *args, **kwargs):
-        super().save(*args, **kwargs)
-        _request.definitions = None
 
     def as_definition(self) -> Definition:
         return Definition(
