@@ -148,6 +148,7 @@ def cox_fit(
     # steps from zero stay sane for covariates far from zero (age in years).
     centred = matrix - matrix.mean(axis=0)
     model = PHReg(t, centred, status=e.astype(float), ties=ties)
+    _remember_evaluations(model)
     try:
         beta = _maximise(model, k)
     except np.linalg.LinAlgError as exc:  # a singular information matrix inside the fit
@@ -206,6 +207,30 @@ def cox_fit(
         concordance=c.c,
         concordance_se=c.se,
     )
+
+
+def _remember_evaluations(model) -> None:
+    """Keep each log-likelihood, score and Hessian the fit evaluates, by parameter vector.
+
+    Newton's iterations start at zero and end with the score and Hessian at the
+    estimate, which is what the tests and the standard errors need again: asked
+    once more they are answered from here instead of recomputed (each costs a
+    pass over every risk set; issue 13's benchmark).
+    """
+    for name in ("loglike", "score", "hessian"):
+        compute = getattr(model, name)
+        seen: dict[bytes, np.ndarray] = {}
+
+        def remembered(params, *args, _compute=compute, _seen=seen):
+            if args:
+                return _compute(params, *args)
+            key = np.asarray(params, dtype=float).tobytes()
+            if key not in _seen:
+                _seen[key] = _compute(params)
+            value = _seen[key]
+            return value.copy() if isinstance(value, np.ndarray) else value
+
+        setattr(model, name, remembered)
 
 
 def _maximise(model, k: int) -> np.ndarray:

@@ -57,6 +57,22 @@ def null_boolean(label: str, **kwargs) -> forms.NullBooleanField:
     return StrictNullBooleanField(label=label, required=False, widget=YesNoUnknown, **kwargs)
 
 
+def dash_blank_choices(form: forms.BaseForm) -> None:
+    """A choice left open reads "—", not Django's "---------"."""
+    for field in form.fields.values():
+        choices = getattr(field, "choices", None)
+        if isinstance(field, forms.TypedChoiceField | forms.ChoiceField) and choices:
+            choices = list(choices)
+            if choices and choices[0][0] == "" and choices[0][1] == "---------":
+                field.choices = [("", "—"), *choices[1:]]
+
+
+class DashBlankMixin:
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        dash_blank_choices(self)
+
+
 def _limits(d: Definition) -> dict:
     unit = f" {d.unit}".replace("%", "%%") if d.unit else ""
     kwargs = {
@@ -114,6 +130,7 @@ class CustomFieldsMixin:
         super().__init__(*args, **kwargs)
         instance = getattr(self, "instance", None)
         stored = getattr(instance, "custom", None) or self.initial.get("custom") or {}
+        dash_blank_choices(self)
         self.custom_definitions = definitions_at(self.custom_level)
         for d in self.custom_definitions:
             name = PREFIX + d.code

@@ -7,7 +7,7 @@ from django import forms
 
 from registry.clinical import vocabularies
 from registry.models import AdverseEvent, ClinicalProgression, PriorTreatment
-from registry.records.custom_forms import DateInput, null_boolean
+from registry.records.custom_forms import DashBlankMixin, DateInput, null_boolean
 from registry.records.forms import CODED_HELP, SuggestingInput
 
 
@@ -18,7 +18,7 @@ class ClinicalProgressionForm(forms.ModelForm):
         widgets = {"date": DateInput, "note": forms.Textarea(attrs={"rows": 3})}
 
 
-class AdverseEventForm(forms.ModelForm):
+class AdverseEventForm(DashBlankMixin, forms.ModelForm):
     serious = null_boolean("Serious")
     grade = forms.TypedChoiceField(
         label="CTCAE grade", coerce=int, choices=[(g, str(g)) for g in range(1, 6)]
@@ -54,7 +54,7 @@ class AdverseEventForm(forms.ModelForm):
         }
 
 
-class PriorTreatmentForm(forms.ModelForm):
+class PriorTreatmentForm(DashBlankMixin, forms.ModelForm):
     class Meta:
         model = PriorTreatment
         fields = ["type", "start", "end", "note"]
