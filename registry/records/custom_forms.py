@@ -60,8 +60,10 @@ def null_boolean(label: str, **kwargs) -> forms.NullBooleanField:
 def dash_blank_choices(form: forms.BaseForm) -> None:
     """A choice left open reads "—", not Django's "---------"."""
     for field in form.fields.values():
+        if isinstance(field, forms.ModelChoiceField) or not isinstance(field, forms.ChoiceField):
+            continue  # a model choice's list is the queryset's, read when shown
         choices = getattr(field, "choices", None)
-        if isinstance(field, forms.TypedChoiceField | forms.ChoiceField) and choices:
+        if choices:
             choices = list(choices)
             if choices and choices[0][0] == "" and choices[0][1] == "---------":
                 field.choices = [("", "—"), *choices[1:]]
