@@ -70,7 +70,6 @@ def concordance(times: ArrayLike, events: ArrayLike, risk: ArrayLike) -> Concord
     x = np.asarray(risk, dtype=float).ravel()
     n = len(t)
     ranks = np.unique(x, return_inverse=True)[1].astype(np.int64)
-    size = int(ranks.max()) + 1 if n else 1
     # Per subject: pairs it is in, by kind (concordant, discordant, tied.x).
     per = np.zeros((n, 3), dtype=np.int64)
     if n:
