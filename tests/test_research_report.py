@@ -325,31 +325,23 @@ def _add_record(patients: dict[str, models.Patient]) -> None:
 
 
 def record_cells() -> dict[str, str]:
-    """Table 1's record rows and Table 3b for `_add_record`."""
-    cells = {}
-    counts = {
-        "who_grade": ({"G1": 1, "G2": 1, "G3": 0, "NEC": 0}, 4),
-        "functional_syndrome": (
-            {"none": 1, "carcinoid": 1, "insulinoma": 0, "gastrinoma": 0, "glucagonoma": 0,
-             "vipoma": 0, "other": 0}, 4),
-        "ecog": ({"0": 1, "1": 1, "2": 0, "3": 0, "4": 0}, 4),
-        "krenning_score": ({"0": 0, "1": 0, "2": 0, "3": 1, "4": 0}, 5),
-        "uptake_modality": ({"SRS": 0, "PET": 1}, 5),
-        "liver_load": ({"lt25": 1, "25to50": 0, "gt50": 0}, 0),
+    """Table 1's record rows (the categories that occur) and Table 3b, for `_add_record`."""
+    cells = {
+        "who_grade.G1": "1", "who_grade.G2": "1", "who_grade.unknown": "4",
+        "functional_syndrome.none": "1", "functional_syndrome.carcinoid": "1",
+        "functional_syndrome.unknown": "4",
+        "ecog.0": "1", "ecog.1": "1", "ecog.unknown": "4",
+        "karnofsky": "80 (80–80)",
+        "krenning_score.3": "1", "krenning_score.unknown": "5",
+        "uptake_modality.PET": "1", "uptake_modality.unknown": "5",
+        # only liver and bone were recorded (K-1: liver yes, bone no)
+        "metastases.liver.yes": "1", "metastases.bone.yes": "0",
+        "liver_load.lt25": "1",
+        "prior.surgery": "1",  # K-2's analogue began after its course: not prior
+        "late.any": "1",
     }  # fmt: skip
-    for key, (known, unknown) in counts.items():
-        cells |= {f"{key}.{code}": str(n) for code, n in known.items()}
-        if unknown:
-            cells[f"{key}.unknown"] = str(unknown)
-    cells["karnofsky"] = "80 (80–80)"
-    for site in ("liver", "bone", "lymph_node", "peritoneal", "lung", "other"):
-        cells[f"metastases.{site}.yes"] = "1" if site == "liver" else "0"
-    for kind in ("surgery", "somatostatin_analogue", "chemotherapy", "everolimus", "sunitinib",
-                 "liver_directed", "external_beam", "other"):  # fmt: skip
-        cells[f"prior.{kind}"] = "1" if kind == "surgery" else "0"
-    cells["late.any"] = "1"
     for category in ("mds", "aml", "kidney_failure", "hepatotoxicity", "hormonal_crisis", "other"):
-        cells[f"late.{category}"] = "1" if category == "mds" else "0"
+        cells[f"late.{category}"] = "1" if category == "mds" else "0"  # all shown, zeros too
     return cells
 
 

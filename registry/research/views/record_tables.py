@@ -29,12 +29,14 @@ METASTASIS_WORDS = {
 
 
 def _counted(rows, k, title: str, key: str, counts: dict, labels, drill: str, Row) -> None:
-    """A heading row and one indented count per label (unknown last, when any)."""
+    """A heading row and one indented count per label that occurs (not recorded last), as
+    a paper's Table 1 lists them; a heading with no count at all is left out."""
+    present = [(c, label) for c, label in [*labels, ("unknown", "not recorded")] if counts.get(c)]
+    if not present:
+        return
     rows.append(Row(title, []))
-    for code, label in [*labels, ("unknown", "not recorded")]:
-        value = counts.get(code, 0)
-        if code == "unknown" and not value:
-            continue
+    for code, label in present:
+        value = counts[code]
         rows.append(Row(label, [k.count(f"{key}.{code}", value, f"{drill}:{code}")], True))
 
 
@@ -69,6 +71,8 @@ def record_rows(ch: dict[str, Any], k, Row, Cell, median_range) -> list:
     rows.append(Row("Metastases at course start", []))
     for site in METASTASIS_SITES:
         counts = ch["metastases"][site]
+        if not (counts["yes"] or counts["no"]):
+            continue  # never recorded: nothing to say
         label = f"{METASTASIS_WORDS[site]} (no {counts['no']}, not recorded {counts['unknown']})"
         cell = k.count(f"metastases.{site}.yes", counts["yes"], f"met_{site}:yes")
         rows.append(Row(label, [cell], True))
@@ -76,8 +80,8 @@ def record_rows(ch: dict[str, Any], k, Row, Cell, median_range) -> list:
              ch["liver_load"], LiverLoad.choices, "liver_load", Row)  # fmt: skip
     rows.append(Row("Prior treatments", []))
     for code, label in PriorTreatmentType.choices:
-        value = ch["prior_treatments"][code]
-        rows.append(Row(label, [k.count(f"prior.{code}", value, f"prior:{code}")], True))
+        if value := ch["prior_treatments"][code]:
+            rows.append(Row(label, [k.count(f"prior.{code}", value, f"prior:{code}")], True))
     for field in ch["custom"]:
         labels = list(field["labels"].items())
         _counted(rows, k, field["label"], f"custom.{field['code']}", field["counts"], labels,
