@@ -1,4 +1,7 @@
-"""Cohort imports: POST a `lutetia-cohort/1` document, poll the job (CONTRACT.md, "Import")."""
+"""Cohort imports: POST a `lutetia-cohort/1` or `/2` document and poll the job.
+
+CONTRACT.md, "Import".
+"""
 
 from __future__ import annotations
 
@@ -46,8 +49,8 @@ class ImportJobViewSet(
     @extend_schema(
         request=OpenApiTypes.OBJECT,
         responses={202: ImportJobSerializer},
-        description="Import a `lutetia-cohort/1` document (the body) asynchronously, all or "
-        "nothing; patients match on `study_id`. Clinicians import their own sites' patients "
+        description="Import a `lutetia-cohort/1` or `/2` document (the body) asynchronously, "
+        "all or nothing; patients match on `study_id`. Clinicians import their own sites' patients "
         "only. Poll the job at the `Location` answered. A body over "
         "LUTETIA_IMPORT_INLINE_BYTES (2 MB) is stored unread and checked by the job: its "
         "mistakes appear in the job's `errors`, not as a 400.",

@@ -34,7 +34,7 @@ class Job(models.Model):
 
 
 class ImportJob(Job):
-    """A `lutetia-cohort/1` import (CONTRACT.md, "Import"): all or nothing, polled by id."""
+    """A `lutetia-cohort/1` or `/2` import (CONTRACT.md, "Import"): all or nothing, polled by id."""
 
     document = models.JSONField(null=True, blank=True)  # dropped once the import has run
     # A large document streamed to disk instead (interchange.uploads); deleted once run.
