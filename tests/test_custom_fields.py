@@ -298,6 +298,14 @@ def test_a_retired_field_keeps_its_values_everywhere(patient, client, clinician,
     csv = client.get(reverse("research_export_csv", args=["patients"]) + "?coverage=registry")
     body = b"".join(csv.streaming_content).decode() if csv.streaming else csv.content.decode()
     assert "custom_my_choice" in body.splitlines()[0]
+    dictionary = client.get(
+        reverse("research_export_csv", args=["dictionary"]) + "?coverage=registry"
+    )
+    text = (
+        b"".join(dictionary.streaming_content) if dictionary.streaming else dictionary.content
+    ).decode()
+    row = next(line for line in text.splitlines() if ",custom_my_choice," in line)
+    assert "My choice" in row and "retired" in row and "a=A; b=B" in row
 
 
 def test_a_definition_with_values_keeps_its_type_and_is_never_deleted(patient, admin_user):

@@ -28,7 +28,9 @@ METASTASIS_WORDS = {
 }
 
 
-def _counted(rows, k, title: str, key: str, counts: dict, labels, drill: str, Row) -> None:
+def _counted(
+    rows, k, title: str, key: str, counts: dict, labels, drill: str, Row, total=None
+) -> None:
     """A heading row and one indented count per label that occurs (not recorded last), as
     a paper's Table 1 lists them; a heading with no count at all is left out."""
     present = [(c, label) for c, label in [*labels, ("unknown", "not recorded")] if counts.get(c)]
@@ -37,7 +39,8 @@ def _counted(rows, k, title: str, key: str, counts: dict, labels, drill: str, Ro
     rows.append(Row(title, []))
     for code, label in present:
         value = counts[code]
-        rows.append(Row(label, [k.count(f"{key}.{code}", value, f"{drill}:{code}")], True))
+        cell = k.count(f"{key}.{code}", value, f"{drill}:{code}", total)
+        rows.append(Row(label, [cell], True))
 
 
 def record_rows(ch: dict[str, Any], k, Row, Cell, median_range) -> list:
@@ -76,8 +79,10 @@ def record_rows(ch: dict[str, Any], k, Row, Cell, median_range) -> list:
         label = f"{METASTASIS_WORDS[site]} (no {counts['no']}, not recorded {counts['unknown']})"
         cell = k.count(f"metastases.{site}.yes", counts["yes"], f"met_{site}:yes")
         rows.append(Row(label, [cell], True))
-    _counted(rows, k, "Liver tumour load (patients with liver metastases)", "liver_load",
-             ch["liver_load"], LiverLoad.choices, "liver_load", Row)  # fmt: skip
+    # Of the patients with liver metastases, as the heading says.
+    _counted(rows, k, "Liver tumour load (% of patients with liver metastases)", "liver_load",
+             ch["liver_load"], LiverLoad.choices, "liver_load", Row,
+             ch["metastases"]["liver"]["yes"])  # fmt: skip
     rows.append(Row("Prior treatments", []))
     for code, label in PriorTreatmentType.choices:
         if value := ch["prior_treatments"][code]:
