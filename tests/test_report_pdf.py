@@ -13,7 +13,7 @@ from django.urls import reverse
 from registry.research.cohort import Cohort
 from registry.research.filters import parse_filter
 from registry.research.report import paper_report
-from registry.research.views.tables import median_ci
+from registry.research.views.cells import median_ci
 from tests import factories
 from tests.services import skip_or_fail
 

@@ -17,6 +17,7 @@ from registry.models import (
     WhoGrade,
 )
 from registry.models.treatment import METASTASIS_SITES
+from registry.research.views.cells import Cell, Links, Row, Section, median_range
 
 METASTASIS_WORDS = {
     "liver": "Liver",
@@ -29,7 +30,14 @@ METASTASIS_WORDS = {
 
 
 def _counted(
-    rows, k, title: str, key: str, counts: dict, labels, drill: str, Row, total=None
+    rows: list[Row],
+    k: Links,
+    title: str,
+    key: str,
+    counts: dict,
+    labels,
+    drill: str,
+    total: int | None = None,
 ) -> None:
     """A heading row and one indented count per label that occurs (not recorded last), as
     a paper's Table 1 lists them; a heading with no count at all is left out."""
@@ -43,11 +51,11 @@ def _counted(
         rows.append(Row(label, [cell], True))
 
 
-def record_rows(ch: dict[str, Any], k, Row, Cell, median_range) -> list:
+def record_rows(ch: dict[str, Any], k: Links) -> list[Row]:
     """Grade, syndrome, ECOG, Karnofsky, uptake, metastases, prior treatments, own fields."""
-    rows: list = []
+    rows: list[Row] = []
     scores = [(str(n), str(n)) for n in range(5)]
-    _counted(rows, k, "WHO grade", "who_grade", ch["who_grade"], WhoGrade.choices, "who_grade", Row)
+    _counted(rows, k, "WHO grade", "who_grade", ch["who_grade"], WhoGrade.choices, "who_grade")
     _counted(
         rows,
         k,
@@ -56,10 +64,9 @@ def record_rows(ch: dict[str, Any], k, Row, Cell, median_range) -> list:
         ch["functional_syndrome"],
         FunctionalSyndrome.choices,
         "functional_syndrome",
-        Row,
     )
     _counted(rows, k, "ECOG performance status at course start", "ecog", ch["ecog"], scores,
-             "ecog", Row)  # fmt: skip
+             "ecog")  # fmt: skip
     kps = ch["karnofsky"]
     rows.append(
         Row(
@@ -68,9 +75,9 @@ def record_rows(ch: dict[str, Any], k, Row, Cell, median_range) -> list:
         )
     )
     _counted(rows, k, "Uptake (Krenning score)", "krenning_score", ch["krenning_score"], scores,
-             "krenning_score", Row)  # fmt: skip
+             "krenning_score")  # fmt: skip
     _counted(rows, k, "Uptake scored on", "uptake_modality", ch["uptake_modality"],
-             UptakeModality.choices, "uptake_modality", Row)  # fmt: skip
+             UptakeModality.choices, "uptake_modality")  # fmt: skip
     rows.append(Row("Metastases at course start", []))
     for site in METASTASIS_SITES:
         counts = ch["metastases"][site]
@@ -81,7 +88,7 @@ def record_rows(ch: dict[str, Any], k, Row, Cell, median_range) -> list:
         rows.append(Row(label, [cell], True))
     # Of the patients with liver metastases, as the heading says.
     _counted(rows, k, "Liver tumour load (% of patients with liver metastases)", "liver_load",
-             ch["liver_load"], LiverLoad.choices, "liver_load", Row,
+             ch["liver_load"], LiverLoad.choices, "liver_load",
              ch["metastases"]["liver"]["yes"])  # fmt: skip
     rows.append(Row("Prior treatments", []))
     for code, label in PriorTreatmentType.choices:
@@ -90,11 +97,11 @@ def record_rows(ch: dict[str, Any], k, Row, Cell, median_range) -> list:
     for field in ch["custom"]:
         labels = list(field["labels"].items())
         _counted(rows, k, field["label"], f"custom.{field['code']}", field["counts"], labels,
-                 f"custom.{field['code']}", Row)  # fmt: skip
+                 f"custom.{field['code']}")  # fmt: skip
     return rows
 
 
-def late_toxicity_section(r: dict[str, Any], k, Section, Row) -> Any:
+def late_toxicity_section(r: dict[str, Any], k: Links) -> Section:
     """Late toxicity by category: the paper's "no kidney failure or MDS"."""
     late = r["api"]["late_toxicity"]
     section = Section(

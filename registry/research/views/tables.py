@@ -8,19 +8,25 @@ back from the page and each one opens the list of patients behind it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from django.urls import reverse
-from django.utils.http import urlencode
 
 from registry.derive.outcomes import GRADE_KEYS, TOXICITY_KEYS
 from registry.models import PrimarySite, ResponseCode, Sex, StopReason
 from registry.research.filters import OWN_STRATA
+from registry.research.views.cells import (
+    MISSING,
+    Cell,
+    Links,
+    Row,
+    Section,
+    median_ci,
+    median_range,
+    rate_ci,
+)
 from registry.research.views.record_tables import late_toxicity_section, record_rows
 
-NOT_REACHED = "NR"
-MISSING = "—"
 TOXICITY_LABELS = {
     "hematologic": "Hematologic (any)",
     "hemoglobin": "Hemoglobin",
@@ -32,86 +38,16 @@ TOXICITY_LABELS = {
 }
 
 
-@dataclass
-class Cell:
-    key: str
-    text: str
-    href: str = ""
-    pct: str = ""  # "(12%)" beside a count
-
-
-@dataclass
-class Row:
-    label: str
-    cells: list[Cell]
-    indent: bool = False
-
-
-@dataclass
-class Section:
-    title: str
-    columns: list[str]
-    rows: list[Row] = field(default_factory=list)
-    note: str = ""
-
-
-def number(value: float | int | None, digits: int = 1) -> str:
-    if value is None:
-        return MISSING
-    return f"{value:.{digits}f}" if digits else f"{round(value):d}"
-
-
-def median_range(s: dict[str, Any], digits: int = 1) -> str:
-    if s.get("median") is None:
-        return MISSING
-    return f"{number(s['median'], digits)} ({number(s['min'], digits)}–{number(s['max'], digits)})"
-
-
-def median_ci(median: float | None, ci: list[float | None]) -> str:
-    def show(v: float | None) -> str:
-        return NOT_REACHED if v is None else f"{v:.1f}"
-
-    return f"{show(median)} ({show(ci[0])}–{show(ci[1])})"
-
-
-def rate_ci(rate: dict[str, Any]) -> str:
-    """A proportion as "24 (15–37)" percent, or — for an empty cohort."""
-    if rate["proportion"] is None:
-        return MISSING
-    low, high = rate["ci95"]
-    return f"{100 * rate['proportion']:.0f} ({100 * low:.0f}–{100 * high:.0f})"
-
-
-def percent(count: int, total: int) -> str:
-    return f"({round(100 * count / total)}%)" if total else ""
-
-
-@dataclass(frozen=True)
-class _Links:
-    """Where each number of the report links: the drill-down list of its patients."""
-
-    base: str
-    n: int
-
-    def link(self, drill: str = "") -> str:
-        return self.base + ("&" + urlencode({"drill": drill}) if drill else "")
-
-    def count(self, key: str, value: int, drill: str, total: int | None = None) -> Cell:
-        return Cell(
-            key, str(value), self.link(drill), percent(value, self.n if total is None else total)
-        )
-
-
 def build_sections(r: dict[str, Any], query: str) -> list[Section]:
     """The report's tables, in the paper's order."""
-    k = _Links(reverse("research_patients") + "?" + query, r["characteristics"]["n"])
+    k = Links(reverse("research_patients") + "?" + query, r["characteristics"]["n"])
     return [
         build(r, k)
         for build in (
             _characteristics,
             _response,
             _toxicity,
-            _late_toxicity,
+            late_toxicity_section,
             _endpoints,
             _subgroups,
             _activity,
@@ -119,7 +55,7 @@ def build_sections(r: dict[str, Any], query: str) -> list[Section]:
     ]
 
 
-def _characteristics(r: dict[str, Any], k: _Links) -> Section:
+def _characteristics(r: dict[str, Any], k: Links) -> Section:
     """Table 1: the patients of the cohort."""
     ch, n = r["characteristics"], k.n
     chars = Section("Table 1. Patient characteristics", ["", "n (%) or median (range)"])
@@ -182,11 +118,11 @@ def _characteristics(r: dict[str, Any], k: _Links) -> Section:
                 True,
             )
         )
-    chars.rows += record_rows(ch, k, Row, Cell, median_range)
+    chars.rows += record_rows(ch, k)
     return chars
 
 
-def _response(r: dict[str, Any], k: _Links) -> Section:
+def _response(r: dict[str, Any], k: Links) -> Section:
     """Table 2: best overall response under both criteria."""
     crits = [r["criteria"], r["other_criteria"]]
     response = Section(
@@ -216,7 +152,7 @@ def _response(r: dict[str, Any], k: _Links) -> Section:
     return response
 
 
-def _toxicity(r: dict[str, Any], k: _Links) -> Section:
+def _toxicity(r: dict[str, Any], k: Links) -> Section:
     """Table 3: worst CTCAE grade per analyte."""
     tox = Section(
         "Table 3. Worst toxicity grade (CTCAE v5.0), patients",
@@ -235,11 +171,7 @@ def _toxicity(r: dict[str, Any], k: _Links) -> Section:
     return tox
 
 
-def _late_toxicity(r: dict[str, Any], k: _Links) -> Section:
-    return late_toxicity_section(r, k, Section, Row)
-
-
-def _endpoints(r: dict[str, Any], k: _Links) -> Section:
+def _endpoints(r: dict[str, Any], k: Links) -> Section:
     """Table 4: TTP, PFS, OS and follow-up."""
     ends = Section(
         "Table 4. Time to progression and survival, months",
@@ -298,7 +230,7 @@ def _endpoints(r: dict[str, Any], k: _Links) -> Section:
     return ends
 
 
-def _subgroups(r: dict[str, Any], k: _Links) -> Section:
+def _subgroups(r: dict[str, Any], k: Links) -> Section:
     """Table 5: TTP by the seed paper's subgroups."""
     subs = Section(
         "Table 5. Time to progression by subgroup, months",
@@ -334,7 +266,7 @@ def _subgroups(r: dict[str, Any], k: _Links) -> Section:
     return subs
 
 
-def _activity(r: dict[str, Any], k: _Links) -> Section:
+def _activity(r: dict[str, Any], k: Links) -> Section:
     """Table 6: activity given, and why it fell short."""
     act = r["activity"]
     activity = Section("Table 6. Activity given in this course", ["", "n (%) or median (range)"])
