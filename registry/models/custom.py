@@ -19,9 +19,9 @@ from __future__ import annotations
 import datetime as dt
 import math
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -166,7 +166,6 @@ class Definition:
     retired: bool = False
     help: str = ""
     position: int = 0
-    extra: dict = field(default_factory=dict, compare=False)
 
     @property
     def choice_codes(self) -> tuple[str, ...]:
@@ -174,16 +173,6 @@ class Definition:
 
     def choice_label(self, code: Any) -> str:
         return dict(self.choices).get(code, str(code))
-
-    def describe_range(self) -> str:
-        unit = f" {self.unit}" if self.unit else ""
-        if self.minimum is not None and self.maximum is not None:
-            return f"{_number(self.minimum)}–{_number(self.maximum)}{unit}"
-        if self.minimum is not None:
-            return f"≥ {_number(self.minimum)}{unit}"
-        if self.maximum is not None:
-            return f"≤ {_number(self.maximum)}{unit}"
-        return ""
 
 
 def _number(value: float) -> str:
@@ -329,10 +318,6 @@ def definitions_at(level: str, *, include_retired: bool = False) -> list[Definit
         for d in sorted(stored_definitions().values(), key=lambda d: (d.position, d.code))
         if d.level == level and (include_retired or not d.retired)
     ]
-
-
-def identifying_codes(definitions: Iterable[Definition]) -> set[str]:
-    return {d.code for d in definitions if d.identifying}
 
 
 def values_exist(level: str, code: str) -> bool:

@@ -167,11 +167,6 @@ class Course(CustomValues, ClinicalRecord):
         if errors:
             raise ValidationError(errors)
 
-    @property
-    def metastases(self) -> dict[str, object]:
-        """The `metastases` object of `lutetia-cohort/2`."""
-        return metastases_of(self)
-
 
 def metastases_of(course) -> dict[str, object]:
     """`{"liver", "liver_load", "bone", …}` of a course (model instance or row)."""
