@@ -139,14 +139,11 @@ class CodedForResearch:
 
 
 def _definitions(field) -> dict:
-    """The registry's custom-field definitions, read once per request (the serializer's
-    context is shared by every item of a list)."""
-    context = field.context if isinstance(getattr(field, "context", None), dict) else {}
-    if "custom_definitions" not in context:
-        from registry.models.custom import stored_definitions
+    """The registry's custom-field definitions (read once per request by
+    `registry.middleware.CustomFieldsMiddleware`, however many items a list has)."""
+    from registry.models.custom import stored_definitions
 
-        context["custom_definitions"] = stored_definitions()
-    return context["custom_definitions"]
+    return stored_definitions()
 
 
 class CustomValuesField(serializers.JSONField):

@@ -306,7 +306,6 @@ def _add_record(patients: dict[str, models.Patient]) -> None:
         liver_load="lt25", bone_metastases=False,
     )  # fmt: skip
     models.Course.objects.filter(patient=k2, phase="salvage").update(ecog=1, karnofsky=80)
-    start = SPEC["K-1"]["start"]
     models.PriorTreatment.objects.create(patient=k1, type="surgery", start=D(2003, 1, 1))
     # After its course start: not a *prior* treatment of that course.
     models.PriorTreatment.objects.create(
@@ -321,7 +320,6 @@ def _add_record(patients: dict[str, models.Patient]) -> None:
         patient=k4, term="Chronic kidney disease", grade=3, category="kidney_failure",
         onset=SPEC["K-4"]["start"] - dt.timedelta(days=30),
     )  # fmt: skip
-    assert start
 
 
 def record_cells() -> dict[str, str]:

@@ -70,11 +70,13 @@ class CheckedDocument:
     fields: list[Definition] = dataclass_field(default_factory=list)  # the document's `fields`
 
 
-def document_fields(doc: dict) -> tuple[list[Definition], list[tuple[Path, str]]]:
-    """The custom-field definitions of a document's `fields`, and what is wrong with them."""
+def document_fields(
+    doc: dict, stored: dict[str, Definition]
+) -> tuple[list[Definition], list[tuple[Path, str]]]:
+    """The custom-field definitions of a document's `fields`, and what is wrong with them
+    (`stored`: the registry's own, which a document may not change in level or type)."""
     found: list[Definition] = []
     errors: list[tuple[Path, str]] = []
-    stored = stored_definitions()
     seen: dict[str, int] = {}
     for i, raw in indexed(doc.get("fields")):
         code = raw.get("code")
@@ -135,10 +137,11 @@ def check_document(
         if isinstance(s.get("code"), str)
     }
     semantic: list[tuple[Path, str]] = []
-    fields, field_errors = document_fields(doc) if version == 2 else ([], [])
+    stored = stored_definitions()
+    fields, field_errors = document_fields(doc, stored) if version == 2 else ([], [])
     semantic.extend(field_errors)
     patients: list[PatientFacts] = []
-    checks = Checks({**stored_definitions(), **{d.code: d for d in fields}}) if validate else None
+    checks = Checks({**stored, **{d.code: d for d in fields}}) if validate else None
     total = len(doc["patients"])
     step = max(total // 20, 1)
     for i, raw in enumerate(doc["patients"]):

@@ -341,10 +341,12 @@ def _insert_with_history(model: type[models.Model], rows: list[Any], *, now, by)
         else:
             fallback = None if field.is_relation else field.get_default()
         kind = field.get_internal_type()
-        is_date = "date" if iso_dates and kind == "DateField" else ""
-        if kind == "JSONField":  # text for executemany and COPY alike (custom values)
-            is_date = "json"
-        plan.append((field.attname, field.name if field.is_relation else None, fallback, is_date))
+        # How a value is written as text: an ISO date (SQLite), JSON (custom values, for
+        # executemany and COPY alike), or as it is.
+        as_text = "date" if iso_dates and kind == "DateField" else ""
+        if kind == "JSONField":
+            as_text = "json"
+        plan.append((field.attname, field.name if field.is_relation else None, fallback, as_text))
     fields = model._meta.concrete_fields
     history = get_history_model_for_model(model)
     history_fields = [f for f in history._meta.concrete_fields if f.attname != "history_id"]
@@ -364,15 +366,15 @@ def _insert_with_history(model: type[models.Model], rows: list[Any], *, now, by)
     for row in rows:
         attrs = row.__dict__
         record = []
-        for attname, parent, fallback, is_date in plan:
+        for attname, parent, fallback, as_text in plan:
             if attname in attrs:
                 value = attrs[attname]
             elif parent is not None and parent in attrs:
                 value = attrs[parent].id  # the parent row, new or stored
             else:
                 value = fallback
-            if is_date and value is not None:
-                value = json.dumps(value) if is_date == "json" else value.isoformat()
+            if as_text and value is not None:
+                value = json.dumps(value) if as_text == "json" else value.isoformat()
             record.append(value)
         values.append(tuple(record))
         record += tail

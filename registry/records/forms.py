@@ -29,16 +29,10 @@ from registry.models import (
 from registry.models.treatment import KARNOFSKY_VALUES
 from registry.records.custom_forms import (
     CustomFieldsMixin,
+    DateInput,
     SectionsMixin,
     null_boolean,
 )
-
-
-class DateInput(forms.DateInput):
-    input_type = "date"
-
-    def __init__(self, attrs=None):
-        super().__init__(attrs=attrs, format="%Y-%m-%d")
 
 
 class SuggestingInput(forms.TextInput):

@@ -94,6 +94,27 @@ class Cohort:
             found[patient_id].append((kind, start))
         return found
 
+    def late_categories(self, row: CourseOutcome) -> set[str]:
+        """The late-toxicity categories of a row's patient from the course start on.
+
+        **Decision**: open-ended (MDS appears years after PRRT); events before the
+        course belong to earlier treatment.
+        """
+        return {
+            category
+            for category, onset in self.late_events.get(row.patient_id, ())
+            if row.start is None or onset >= row.start
+        }
+
+    def prior_kinds(self, row: CourseOutcome) -> set[str]:
+        """The kinds of treatment a row's patient had before the course (a treatment
+        without a start date counts: it was recorded as prior)."""
+        return {
+            kind
+            for kind, start in self.prior_treatments.get(row.patient_id, ())
+            if start is None or row.start is None or start < row.start
+        }
+
     def worst_grades(self, window_days: int | None = None) -> dict[int, dict[str, int | None]]:
         """Worst grade per toxicity key of each course, in `window_days` (default: the filter's)."""
         window = self.selection.window_days if window_days is None else window_days

@@ -83,17 +83,9 @@ def _record_facts(cohort: Cohort, r: CourseOutcome, customs) -> dict[str, Any]:
         "krenning_score": _word(c.krenning_score),
         "uptake_modality": _word(c.uptake_modality),
         "liver_load": _word(c.liver_load) if c.liver_metastases else None,
-        "prior": {
-            kind
-            for kind, start in cohort.prior_treatments.get(r.patient_id, ())
-            if start is None or r.start is None or start < r.start
-        },
+        "prior": cohort.prior_kinds(r),
     }
-    late = {
-        category
-        for category, onset in cohort.late_events.get(r.patient_id, ())
-        if r.start is None or onset >= r.start
-    }
+    late = cohort.late_categories(r)
     f["late"] = late | ({"any"} if late else set())
     for site in METASTASIS_SITES:
         f[f"met_{site}"] = _word(getattr(c, f"{site}_metastases"))

@@ -135,20 +135,13 @@ def cohort_report(cohort: Cohort) -> dict[str, Any]:
 def late_toxicity(cohort: Cohort) -> dict[str, Any]:
     """Patients with a late toxicity of each category (the seed paper's "no kidney failure
     or MDS"), and with any: adverse events recorded with a `category` whose onset is on or
-    after the start of the reported course. A patient counts once per category.
-
-    **Decision**: the window is open-ended (MDS appears years after PRRT), and events
-    before the course belong to earlier treatment, so they do not count.
+    after the start of the reported course (`Cohort.late_categories`). A patient counts
+    once per category.
     """
     counts = dict.fromkeys(AdverseEventCategory.values, 0)
     any_late = 0
     for row in cohort.rows:
-        start = row.start
-        found = {
-            category
-            for category, onset in cohort.late_events.get(row.patient_id, ())
-            if start is None or onset >= start
-        }
+        found = cohort.late_categories(row)
         for category in found:
             counts[category] += 1
         any_late += bool(found)
@@ -287,16 +280,10 @@ def _text(value) -> str | None:
 
 
 def _prior_treatments(cohort: Cohort) -> dict[str, int]:
-    """Patients with each kind of treatment before the reported course (a treatment
-    without a start date counts: it was recorded as prior)."""
+    """Patients with each kind of treatment before the reported course (`Cohort.prior_kinds`)."""
     counts = dict.fromkeys(PriorTreatmentType.values, 0)
     for row in cohort.rows:
-        kinds = {
-            kind
-            for kind, start in cohort.prior_treatments.get(row.patient_id, ())
-            if start is None or row.start is None or start < row.start
-        }
-        for kind in kinds:
+        for kind in cohort.prior_kinds(row):
             counts[kind] += 1
     return counts
 
