@@ -374,20 +374,67 @@ def test_command_refuses_unclear_or_unknown_selections():
 
 
 @pytest.mark.django_db
-def test_a_batch_loads_all_its_patients_in_the_same_queries():
+def test_a_batch_costs_the_queries_of_one_patient():
     counts = []
-    for size in (2, 4, 6):
+    for size in (1, 3, 6):
         patients = [salvage_patient() for _ in range(size)]
         with CaptureQueriesContext(connection) as queries:
             results = recompute.recompute_patients([p.pk for p in patients])
         assert set(results.values()) == {"done"}
         counts.append(len(queries))
-    # Loading is shared; each patient then costs the same fixed number of writes,
-    # fewer than recomputing it alone (which loads it too).
-    assert counts[1] - counts[0] == counts[2] - counts[1]
-    per_patient = (counts[1] - counts[0]) // 2
-    single = salvage_patient()
-    with CaptureQueriesContext(connection) as queries:
-        recompute.recompute_patient(single.pk)
-    assert per_patient < len(queries)
-    assert counts[0] - 2 * per_patient <= 9  # the shared load
+    # One read per kind of fact and one write per derived table, for the whole batch.
+    assert counts[0] == counts[1] == counts[2]
+
+
+@pytest.mark.django_db
+def test_a_batch_writes_each_patient_on_its_own_terms():
+    """In one batch: a patient superseded by a save keeps its stale flag, one whose facts
+    the engine refuses keeps its error, one deleted is missing, the others are done."""
+    done, superseded, failing = (salvage_patient() for _ in range(3))
+    schedule.schedule_recompute([done.pk, superseded.pk, failing.pk])
+    loaded = recompute.load_patients([done.pk, superseded.pk])
+    outcomes = [(loaded[p.pk], recompute.evaluate(loaded[p.pk])) for p in (done, superseded)]
+    schedule.schedule_recompute([superseded.pk])  # a clinician saves meanwhile
+    assert recompute.store_outcomes(outcomes) == {done.pk: "done", superseded.pk: "superseded"}
+    assert models.CourseOutcome.objects.filter(patient=done).exists()
+    assert not models.CourseOutcome.objects.filter(patient=superseded).exists()
+    assert models.PatientState.objects.get(patient=superseded).stale is True
+
+    real = recompute.evaluate_patient
+
+    def engine(facts, **rules):
+        if facts.study_id == failing.study_id:
+            raise ValueError("bad facts")
+        return real(facts, **rules)
+
+    with mock.patch.object(recompute, "evaluate_patient", side_effect=engine):
+        results = recompute.recompute_patients([superseded.pk, failing.pk, 10**9], force=False)
+    assert results[superseded.pk] == "done" and results[10**9] == "missing"
+    assert isinstance(results[failing.pk], ValueError)
+    assert list(results) == [superseded.pk, failing.pk, 10**9]  # in the order asked
+    state = models.PatientState.objects.get(patient=failing)
+    assert state.stale is True and "bad facts" in state.last_error
+
+
+@pytest.mark.django_db
+def test_a_batch_that_cannot_take_its_locks_is_written_patient_by_patient():
+    """A lock wait given up for the batch (a clinician holds one of its rows) costs only
+    the patient whose row is held: the others are written one at a time."""
+    from django.db import OperationalError
+
+    patients = [salvage_patient() for _ in range(3)]
+    schedule.schedule_recompute([p.pk for p in patients])
+    real, calls = recompute.store_outcomes, []
+
+    def store(evaluated):
+        calls.append([loaded.patient_id for loaded, _ in evaluated])
+        if len(evaluated) > 1 or evaluated[0][0].patient_id == patients[1].pk:
+            raise OperationalError("canceling statement due to lock timeout")
+        return real(evaluated)
+
+    with mock.patch.object(recompute, "store_outcomes", side_effect=store):
+        results = recompute.recompute_patients([p.pk for p in patients])
+    assert calls == [[p.pk for p in patients]] + [[p.pk] for p in patients]
+    assert results[patients[0].pk] == results[patients[2].pk] == "done"
+    assert isinstance(results[patients[1].pk], OperationalError)
+    assert models.PatientState.objects.get(patient=patients[1]).stale is True

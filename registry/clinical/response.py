@@ -142,7 +142,9 @@ def _ratio(a: float, b: float) -> float:
 
 
 def _pct(value: float, reference: float) -> float | None:
-    return None if reference <= 0 else round((value - reference) / reference * 100.0, 6)
+    # "+ 0.0": a change that rounds to nothing is 0, not -0.0 (which JSON and CSV print
+    # as "-0.0", and which a database may or may not keep).
+    return None if reference <= 0 else round((value - reference) / reference * 100.0, 6) + 0.0
 
 
 def lesion_size(lesion: LesionFact, criteria: str) -> float | None:

@@ -7,6 +7,7 @@ unit; this module is the one table of units and factors.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 ANALYTES: tuple[str, ...] = (
     "hemoglobin",
@@ -119,12 +120,14 @@ def accepted_units(analyte: str) -> list[str]:
     return list(UNIT_FACTORS[analyte])
 
 
+@lru_cache(maxsize=4096)
 def normalize_unit(analyte: str, unit: str) -> str:
     """The table's spelling of `unit` for `analyte` (CLINICAL.md §6).
 
     `µ`/`μ` and `u` are the same; whitespace and case are ignored
     ("10^9/l", "µmol / L" are accepted).  Any other spelling raises
-    `UnitError` listing the accepted units.
+    `UnitError` listing the accepted units.  Cached: grading a cohort asks for
+    the same few spellings millions of times (an exception is never cached).
     """
     _check_analyte(analyte)
     spelling = _LOOKUP[analyte].get(_key(unit or ""))

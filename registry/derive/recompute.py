@@ -27,7 +27,7 @@ from datetime import date, timedelta
 from typing import Literal
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from registry.clinical.timeline import CourseOutcome as EngineCourseOutcome
@@ -79,36 +79,52 @@ def recompute_patient(patient_id: int, *, force: bool = True, today: date | None
 def recompute_patients(
     patient_ids: Sequence[int], *, force: bool = True, today: date | None = None
 ) -> dict[int, Status | Exception]:
-    """Recompute a batch: facts loaded for all at once, each patient written on its own.
+    """Recompute a batch: facts loaded for all at once, derived rows stored for all at once.
 
     One patient's error does not stop the others; it is returned in its place.
+    If the batch's write cannot take its locks (a clinician is saving one of
+    its patients), each patient is written on its own, so only that one waits.
     """
     loaded = load_patients(patient_ids)
     results: dict[int, Status | Exception] = {}
-    for patient_id in patient_ids:
-        if patient_id not in loaded:
+    evaluated: list[tuple[LoadedPatient, PatientOutcome]] = []
+    for patient_id in dict.fromkeys(patient_ids):
+        one = loaded.get(patient_id)
+        if one is None:
             results[patient_id] = "missing"
-            continue
-        try:
-            results[patient_id] = _recompute_loaded(loaded[patient_id], force=force, today=today)
-        except Exception as exc:
-            results[patient_id] = exc
-    return results
+        elif not force and not one.stale:
+            results[patient_id] = "fresh"
+        else:
+            try:
+                evaluated.append((one, _evaluate_noting_error(one, today)))
+            except Exception as exc:
+                results[patient_id] = exc
+    try:
+        results.update(store_outcomes(evaluated))
+    except DatabaseError:
+        for pair in evaluated:
+            try:
+                results.update(store_outcomes([pair]))
+            except Exception as exc:
+                results[pair[0].patient_id] = exc
+    return {patient_id: results[patient_id] for patient_id in dict.fromkeys(patient_ids)}
 
 
 def _recompute_loaded(loaded: LoadedPatient, *, force: bool, today: date | None) -> Status:
-    patient_id = loaded.patient_id
     if not force and not loaded.stale:
         return "fresh"
+    return store_outcome(loaded, _evaluate_noting_error(loaded, today))
+
+
+def _evaluate_noting_error(loaded: LoadedPatient, today: date | None) -> PatientOutcome:
     try:
-        outcome = evaluate(loaded, today=today)
+        return evaluate(loaded, today=today)
     except Exception as exc:
         # Kept for the patient page; the patient stays stale.
-        PatientState.objects.filter(patient_id=patient_id).update(
+        PatientState.objects.filter(patient_id=loaded.patient_id).update(
             last_error=f"{type(exc).__name__}: {exc}"[:2000]
         )
         raise
-    return store_outcome(loaded, outcome)
 
 
 def evaluate(loaded: LoadedPatient, *, today: date | None = None) -> PatientOutcome:
@@ -123,39 +139,104 @@ def evaluate(loaded: LoadedPatient, *, today: date | None = None) -> PatientOutc
 
 
 def store_outcome(loaded: LoadedPatient, outcome: PatientOutcome) -> Status:
-    """Write the derived rows in one transaction, unless a newer write superseded them."""
-    patient_id = loaded.patient_id
-    expected = loaded.stale_generation
-    if expected is None:
-        PatientState.objects.bulk_create(
-            [PatientState(patient_id=patient_id, stale=True, stale_since=timezone.now())],
-            ignore_conflicts=True,
-        )
-        expected = 0
-    course_rows = [course_row(patient_id, c) for c in outcome.courses]
-    point_rows = [p for c in outcome.courses for p in time_point_rows(c)]
+    """Write one patient's derived rows, unless a newer write superseded them."""
+    return store_outcomes([(loaded, outcome)])[loaded.patient_id]
+
+
+def store_outcomes(
+    evaluated: Sequence[tuple[LoadedPatient, PatientOutcome]],
+) -> dict[int, Status]:
+    """Write the derived rows of several patients in one transaction.
+
+    Each patient is checked on its own: one whose generation moved since its
+    facts were read is "superseded" and keeps its rows and its stale flag;
+    the others are written with one upsert per table for all of them.
+    """
+    if not evaluated:
+        return {}
+    ids = [loaded.patient_id for loaded, _ in evaluated]
+    _create_missing_states([loaded for loaded, _ in evaluated])
+    statuses: dict[int, Status] = {}
     with transaction.atomic():
         _limit_lock_wait()
         # Writers cannot delete these (cascading into derived rows) under us.
-        list(_locked(Course.objects.filter(patient_id=patient_id)))
-        list(_locked(Scan.objects.filter(patient_id=patient_id)))
-        state = PatientState.objects.select_for_update().filter(patient_id=patient_id).first()
-        if state is None:
-            return "missing"  # the patient was deleted meanwhile
-        if state.stale_generation != expected:
-            return "superseded"
-        _replace_derived_rows(patient_id, course_rows, point_rows)
-        state.stale = False
-        state.stale_since = None
-        state.computed_at = timezone.now()
-        state.cumulative_activity_gbq = outcome.cumulative_activity_gbq
-        state.quality_findings = [
-            {"code": f.code, "message": f.message, "course": f.course_key, "scan": f.scan_key}
-            for f in outcome.findings
-        ]
-        state.last_error = ""
-        state.save()
-    return "done"
+        list(_locked(Course.objects.filter(patient_id__in=ids)))
+        list(_locked(Scan.objects.filter(patient_id__in=ids)))
+        states = {
+            state.patient_id: state
+            for state in PatientState.objects.select_for_update()
+            .filter(patient_id__in=ids)
+            .order_by("patient_id")
+        }
+        current = []
+        for loaded, outcome in evaluated:
+            state = states.get(loaded.patient_id)
+            if state is None:
+                statuses[loaded.patient_id] = "missing"  # the patient was deleted meanwhile
+            elif state.stale_generation != (loaded.stale_generation or 0):
+                statuses[loaded.patient_id] = "superseded"
+            else:
+                current.append((loaded.patient_id, outcome, state))
+        if current:
+            _replace_derived_rows(
+                [patient_id for patient_id, _, _ in current],
+                [course_row(pid, c) for pid, outcome, _ in current for c in outcome.courses],
+                [
+                    p
+                    for _, outcome, _ in current
+                    for c in outcome.courses
+                    for p in time_point_rows(c)
+                ],
+            )
+            now = timezone.now()
+            for patient_id, outcome, state in current:
+                _mark_fresh(state, outcome, now)
+                statuses[patient_id] = "done"
+            # The rows exist and are locked: an upsert writes them all in one
+            # statement (bulk_update's CASE per field and row took 1 s per batch).
+            PatientState.objects.bulk_create(
+                [state for _, _, state in current],
+                update_conflicts=True,
+                unique_fields=["patient"],
+                update_fields=STATE_FIELDS,
+                batch_size=UPSERT_BATCH,
+            )
+    return statuses
+
+
+STATE_FIELDS = [
+    "stale",
+    "stale_since",
+    "computed_at",
+    "cumulative_activity_gbq",
+    "quality_findings",
+    "last_error",
+]
+
+
+def _create_missing_states(loaded: Sequence[LoadedPatient]) -> None:
+    """A state row for patients created outside the services, which have none yet."""
+    missing = [one.patient_id for one in loaded if one.stale_generation is None]
+    if missing:
+        PatientState.objects.bulk_create(
+            [
+                PatientState(patient_id=pid, stale=True, stale_since=timezone.now())
+                for pid in missing
+            ],
+            ignore_conflicts=True,
+        )
+
+
+def _mark_fresh(state: PatientState, outcome: PatientOutcome, now) -> None:
+    state.stale = False
+    state.stale_since = None
+    state.computed_at = now
+    state.cumulative_activity_gbq = outcome.cumulative_activity_gbq
+    state.quality_findings = [
+        {"code": f.code, "message": f.message, "course": f.course_key, "scan": f.scan_key}
+        for f in outcome.findings
+    ]
+    state.last_error = ""
 
 
 def _locked(queryset):
@@ -178,17 +259,21 @@ POINT_FIELDS += ["days_from_start"]
 
 
 def _replace_derived_rows(
-    patient_id: int, course_rows: list[CourseOutcome], point_rows: list[TimePointResponse]
+    patient_ids: list[int], course_rows: list[CourseOutcome], point_rows: list[TimePointResponse]
 ) -> None:
-    """Upsert on the natural keys, then drop rows no longer derived.
+    """Upsert on the natural keys, then drop the patients' rows no longer derived.
 
     Upserting keeps the rows' ids, so a second run with the same facts
     changes nothing at all.
     """
     CourseOutcome.objects.bulk_create(
-        course_rows, update_conflicts=True, unique_fields=["course"], update_fields=COURSE_FIELDS
+        course_rows,
+        update_conflicts=True,
+        unique_fields=["course"],
+        update_fields=COURSE_FIELDS,
+        batch_size=UPSERT_BATCH,
     )
-    CourseOutcome.objects.filter(patient_id=patient_id).exclude(
+    CourseOutcome.objects.filter(patient_id__in=patient_ids).exclude(
         course_id__in=[row.course_id for row in course_rows]
     ).delete()
     saved = TimePointResponse.objects.bulk_create(
@@ -196,10 +281,15 @@ def _replace_derived_rows(
         update_conflicts=True,
         unique_fields=["course", "scan", "criteria"],
         update_fields=POINT_FIELDS,
+        batch_size=UPSERT_BATCH,
     )
-    TimePointResponse.objects.filter(course__patient_id=patient_id).exclude(
+    TimePointResponse.objects.filter(course__patient_id__in=patient_ids).exclude(
         pk__in=[row.pk for row in saved]
     ).delete()
+
+
+# Rows per INSERT of an upsert (a batch of 200 patients has ~5,000 time points).
+UPSERT_BATCH = 2000
 
 
 def course_row(patient_id: int, c: EngineCourseOutcome) -> CourseOutcome:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import date, timedelta
 
 import pytest
@@ -514,3 +515,13 @@ def test_missing_targets() -> None:
 def test_unknown_criteria() -> None:
     with pytest.raises(ValueError):
         time_points("who", None, [], START)
+
+
+def test_an_unchanged_sum_is_a_change_of_plus_zero() -> None:
+    """33.7 × 21.3 mm is 717.8100000000001 in floating point and 717.81 once rounded: the
+    change is 0, never -0.0 (which JSON, CSV and the reason would print as "-0.0")."""
+    result = run("swog", [T("L1", 33.7, 21.3)], [(60, [T("L1", 33.7, 21.3)])])
+    (tp,) = result.time_points
+    assert tp.pct_vs_baseline == 0 and math.copysign(1, tp.pct_vs_baseline) == 1
+    assert math.copysign(1, tp.pct_vs_nadir) == 1
+    assert tp.reason == "SD: SPD +0.0 % vs baseline"

@@ -2,16 +2,19 @@
 
 For operators after a change of rules or settings (e.g. the toxicity window):
 recomputes in this process, synchronously, with a plain-text progress line.
+Patients go in batches of LUTETIA_RECOMPUTE_BATCH_SIZE, as the workers take
+them: one read per kind of fact and one write per derived table for each batch.
 """
 
 from __future__ import annotations
 
 import time
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db.models import Q
 
-from registry.derive.recompute import recompute_patient
+from registry.derive.recompute import chunks, recompute_patients
 from registry.models import Patient
 
 
@@ -51,15 +54,19 @@ class Command(BaseCommand):
     def run(self, ids: list[int]) -> None:
         total, counts, failed = len(ids), {"done": 0, "superseded": 0, "missing": 0}, []
         started = time.monotonic()
-        for n, patient_id in enumerate(ids, start=1):
+        n = 0
+        for batch in chunks(ids, max(1, settings.LUTETIA_RECOMPUTE_BATCH_SIZE)):
             try:
-                status = recompute_patient(patient_id, force=True)
-            except Exception as exc:
-                failed.append((patient_id, exc))
-            else:
-                counts[status] = counts.get(status, 0) + 1
-            if n == total or n % 10 == 0 or self.stdout.isatty():
-                self.progress(n, total, counts["done"], len(failed))
+                results = recompute_patients(batch, force=True)
+            except Exception as exc:  # reading the batch failed
+                results = dict.fromkeys(batch, exc)
+            for patient_id, status in results.items():
+                if isinstance(status, Exception):
+                    failed.append((patient_id, status))
+                else:
+                    counts[status] = counts.get(status, 0) + 1
+            n += len(batch)
+            self.progress(n, total, counts["done"], len(failed))
         elapsed = time.monotonic() - started
         self.stdout.write("")
         self.stdout.write(
