@@ -1,7 +1,12 @@
 """Pagination of every list: `{"count", "next", "previous", "results"}` (CONTRACT.md)."""
 
+import hashlib
+
+from django.core.exceptions import EmptyResultSet
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import LimitOffsetPagination
+
+from registry.derive.version import data_version, kept
 
 
 class RegistryPagination(LimitOffsetPagination):
@@ -18,6 +23,21 @@ class RegistryPagination(LimitOffsetPagination):
         if asked > self.max_limit:
             raise ValidationError({"limit": [f"At most {self.max_limit} per page."]})
         return asked
+
+    def get_count(self, queryset) -> int:
+        """The list's count, kept per data version: paging through 5M labs counted them
+        all for every page. The key is the count's SQL, so it carries the user's scope and
+        filters (`registry.derive.version`; LUTETIA_RESULT_CACHE_SECONDS, 0 = off)."""
+        version = data_version() if hasattr(queryset, "query") else None
+        if version is None:
+            return super().get_count(queryset)
+        try:
+            sql, params = queryset.query.sql_with_params()
+        except EmptyResultSet:
+            return 0
+        text = "\x1f".join([version, sql, repr(params)])
+        key = "lutetia:count:" + hashlib.sha256(text.encode()).hexdigest()
+        return kept(key, lambda: super(RegistryPagination, self).get_count(queryset))
 
     def get_offset(self, request):
         return self._whole_number(request, self.offset_query_param, minimum=0) or 0

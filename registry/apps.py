@@ -6,6 +6,8 @@ class RegistryConfig(AppConfig):
     verbose_name = "Lutetia registry"
 
     def ready(self):
+        from registry.derive import version
         from registry.records import tokens
 
         tokens.connect_signals()
+        version.connect_signals()

@@ -316,6 +316,11 @@ CELERY_TASK_ROUTES = ("registry.celery.route",)
 CELERY_TASK_IGNORE_RESULT = CELERY_RESULT_BACKEND is None
 # Patients per recompute task message when many are queued at once (an import).
 LUTETIA_RECOMPUTE_BATCH_SIZE = envint("LUTETIA_RECOMPUTE_BATCH_SIZE", 200)
+# How long the research pages and the API's cohort analyses keep a result for the same
+# data, scope and question (registry.research.memo; any write moves the data version,
+# so this bounds only how long a result outlives a cache outage). 0 turns it off;
+# off in tests, where rolled-back transactions never move the version.
+LUTETIA_RESULT_CACHE_SECONDS = envint("LUTETIA_RESULT_CACHE_SECONDS", 0 if TESTING else 600)
 # TEST ONLY: seconds each recompute task sleeps before working, so a test can
 # kill a worker mid-task (tests/test_celery_worker.py). Leave unset.
 LUTETIA_TEST_TASK_DELAY = envfloat("LUTETIA_TEST_TASK_DELAY", 0.0)

@@ -19,7 +19,7 @@ from kombu.exceptions import OperationalError as KombuOperationalError
 
 from registry import models
 from registry.clinical.timeline import evaluate_patient
-from registry.derive import recompute, schedule, tasks
+from registry.derive import recompute, schedule, tasks, version
 from registry.derive.loading import load_patient
 from registry.records.facts import delete_fact, save_fact
 from tests import factories
@@ -239,7 +239,8 @@ def test_a_burst_of_saves_enqueues_the_patient_once(clinician, django_capture_on
                 unit="10^9/L",
             )
             save_fact(lab, by=clinician)
-    assert len(callbacks) == 1
+    # One flush of the queue (beside at most one move of the data version).
+    assert len([c for c in callbacks if c is not version._move]) == 1
     single.assert_called_once_with(patient.pk, force=False)
     batch.assert_not_called()
     assert models.PatientState.objects.get(patient=patient).stale_generation == 100

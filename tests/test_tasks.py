@@ -50,15 +50,16 @@ def test_recompute_patient_retries_database_errors_with_jittered_backoff():
 @pytest.mark.django_db
 def test_batch_retries_only_the_patients_that_hit_a_database_error():
     a, b, c = (factories.PatientFactory() for _ in range(3))
-    real = recompute._recompute_loaded
+    real = recompute.store_outcomes
 
-    def flaky(loaded, **kwargs):
-        if loaded.patient_id == b.pk:
+    def flaky(evaluated):
+        # The batch's write cannot take its locks, then only b's row stays held.
+        if len(evaluated) > 1 or evaluated[0][0].patient_id == b.pk:
             raise OperationalError("could not obtain lock")
-        return real(loaded, **kwargs)
+        return real(evaluated)
 
     with (
-        mock.patch.object(recompute, "_recompute_loaded", side_effect=flaky),
+        mock.patch.object(recompute, "store_outcomes", side_effect=flaky),
         mock.patch.object(tasks.recompute_patients, "retry", side_effect=Retry()) as retry,
         pytest.raises(Retry),
     ):
@@ -71,14 +72,14 @@ def test_batch_retries_only_the_patients_that_hit_a_database_error():
 @pytest.mark.django_db
 def test_batch_goes_on_after_a_patient_fails():
     a, b = factories.PatientFactory(), factories.PatientFactory()
-    real = recompute._recompute_loaded
+    real = recompute.evaluate
 
     def broken(loaded, **kwargs):
         if loaded.patient_id == a.pk:
             raise ValueError("engine bug")
         return real(loaded, **kwargs)
 
-    with mock.patch.object(recompute, "_recompute_loaded", side_effect=broken):
+    with mock.patch.object(recompute, "evaluate", side_effect=broken):
         counts = tasks.recompute_patients.run([a.pk, b.pk, 10**9], force=True)
     assert counts == {"failed": 1, "done": 1, "missing": 1}
 

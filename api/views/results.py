@@ -38,6 +38,7 @@ from registry.research.filters import (
     CohortFilter,
 )
 from registry.research.incidence import cumulative_incidence
+from registry.research.memo import memoised
 from registry.research.report import cohort_report
 
 # The bounds CohortFilter.from_params enforces, so that what the schema calls valid is.
@@ -142,7 +143,11 @@ class CohortReportView(RegistryAPIMixin, APIView):
     )
     def get(self, request):
         cohort = CohortFilter.from_params(request.query_params)
-        return _answer(cohort_report(Cohort(request.user, cohort)))
+        return _answer(
+            memoised(
+                request, "api-cohort-report", lambda: cohort_report(Cohort(request.user, cohort))
+            )
+        )
 
 
 class SurvivalAnalysisView(RegistryAPIMixin, APIView):
@@ -163,7 +168,11 @@ class SurvivalAnalysisView(RegistryAPIMixin, APIView):
     )
     def get(self, request):
         cohort = CohortFilter.from_params(request.query_params, allowed=SURVIVAL_PARAMS)
-        return _answer(survival_analysis(Cohort(request.user, cohort)))
+        return _answer(
+            memoised(
+                request, "api-survival", lambda: survival_analysis(Cohort(request.user, cohort))
+            )
+        )
 
 
 class CoxView(RegistryAPIMixin, APIView):

@@ -33,6 +33,7 @@ from django.utils import timezone
 from registry.clinical.timeline import CourseOutcome as EngineCourseOutcome
 from registry.clinical.timeline import PatientOutcome, evaluate_patient
 from registry.derive.loading import LoadedPatient, load_patient, load_patients
+from registry.derive.version import data_changed
 from registry.models import Course, CourseOutcome, PatientState, Scan, TimePointResponse
 
 logger = logging.getLogger(__name__)
@@ -189,6 +190,7 @@ def store_outcomes(
                 ],
             )
             now = timezone.now()
+            data_changed()  # bulk writes send no signals
             for patient_id, outcome, state in current:
                 _mark_fresh(state, outcome, now)
                 statuses[patient_id] = "done"

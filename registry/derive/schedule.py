@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from registry.derive import tasks
 from registry.derive.recompute import chunks
+from registry.derive.version import data_changed
 from registry.models import Patient, PatientState
 
 MARK_CHUNK = 500
@@ -40,6 +41,7 @@ def schedule_recompute(patient_ids: Iterable[int]) -> None:
 
 def mark_stale(patient_ids: Sequence[int]) -> None:
     """Set `stale` and move the generation, creating missing state rows (bulk)."""
+    data_changed()  # the facts change in this transaction (an import's COPY has no signals)
     now = timezone.now()
     for chunk in chunks(patient_ids, MARK_CHUNK):
         marked = PatientState.objects.filter(patient_id__in=chunk).update(

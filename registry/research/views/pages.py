@@ -38,6 +38,7 @@ from registry.research.filters import (
 )
 from registry.research.incidence import cumulative_incidence
 from registry.research.km_svg import cohort_km_figure
+from registry.research.memo import memoised
 from registry.research.quality import cohort_findings
 from registry.research.record_filters import filter_controls
 from registry.research.report import cohort_report, paper_report
@@ -112,13 +113,19 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     context = filter_context(request, rf, errors)
     if errors:
         return error_page(request, "research/dashboard.html", context)
+    context.update(memoised(request, "dashboard", lambda: _dashboard(request, rf)))
+    return render(request, "research/dashboard.html", context)
+
+
+def _dashboard(request: HttpRequest, rf: ResearchFilter) -> dict:
+    """Everything the dashboard shows of its cohort (kept per data version, see memo)."""
     cohort = Cohort(request.user, rf)
     analysis = survival_analysis(cohort)
     labels = {"all": "All patients", **dict(PrimarySite.choices)}
     report = cohort_report(cohort)
     crit = cohort.criteria
     lanes, lanes_left_out = figure_data.swim_lanes(cohort)
-    context.update(
+    return dict(
         late_labels=AdverseEventCategory.choices,
         analysis=analysis,
         at_risk=figures.at_risk_table(analysis["groups"]),
@@ -134,7 +141,6 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         progression=_progression_panel(request, cohort, labels),
         cox=_cox_panel(request, cohort),
     )
-    return render(request, "research/dashboard.html", context)
 
 
 def _progression_panel(request: HttpRequest, cohort: Cohort, labels: dict) -> dict:
@@ -186,14 +192,10 @@ def report(request: HttpRequest) -> HttpResponse:
     context = filter_context(request, rf, errors)
     if errors:
         return error_page(request, "research/report.html", context)
-    cohort = Cohort(request.user, rf)
-    r = paper_report(cohort)
+    context.update(memoised(request, "report", lambda: _report(request, rf, context["query"])))
     context.update(
-        r=r,
-        sections=build_sections(r, context["query"]),
         # What the printed page says by itself (hidden on screen).
         definition=describe_filter(ExportScope(request.user, rf)),
-        figure=cohort_km_figure(cohort),
         made_at=timezone.localtime(),
         version=lutetia_version(),
     )
@@ -237,3 +239,10 @@ def quality(request: HttpRequest) -> HttpResponse:
     page = Paginator(rows, 100).get_page(request.GET.get("page"))
     context.update(counts=counts, page=page, total=len(rows), chosen=chosen)
     return render(request, "research/quality.html", context)
+
+
+def _report(request: HttpRequest, rf: ResearchFilter, query: str) -> dict:
+    """The report's tables and figure (kept per data version, see memo)."""
+    cohort = Cohort(request.user, rf)
+    r = paper_report(cohort)
+    return {"r": r, "sections": build_sections(r, query), "figure": cohort_km_figure(cohort)}
