@@ -29,6 +29,23 @@ def test_a_big_import_refreshes_the_planner_statistics(reference, monkeypatch):
     assert _reltuples("registry_patient") == m.Patient.objects.count()
 
 
+def test_recompute_all_refreshes_the_planner_statistics_of_derived_rows(reference, monkeypatch):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from registry.management.commands import recompute
+
+    need_postgres()
+    monkeypatch.setattr(documents, "ANALYZE_AFTER_PATIENTS", 10**6)
+    monkeypatch.setattr(recompute, "ANALYZE_AFTER_PATIENTS", 2)
+    assert documents.import_document(copy.deepcopy(reference("example_cohort.json"))).ok
+    call_command("recompute", "--all", stdout=StringIO())
+    outcomes = m.CourseOutcome.objects.count()
+    assert outcomes > 0 and _reltuples("registry_courseoutcome") == outcomes
+    assert _reltuples("registry_timepointresponse") == m.TimePointResponse.objects.count()
+
+
 @pytest.mark.parametrize(
     ("table", "order"),
     [("registry_labresult", "date, analyte, id"), ("registry_cycle", "date, id")],

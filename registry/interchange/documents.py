@@ -22,9 +22,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 
+from registry.derive.planner import analyze
 from registry.derive.schedule import schedule_recompute
 from registry.interchange.build import ImportError, check_document
 from registry.interchange.facts import CHUNK, facts_of, facts_to_dict, load_facts, with_facts
@@ -135,26 +136,19 @@ ANALYZE_AFTER_PATIENTS = 500
 
 def analyze_fact_tables() -> None:
     """ANALYZE the tables an import fills and the recompute reads (PostgreSQL only)."""
-    if connection.vendor != "postgresql":
-        return
-    tables = [
-        model._meta.db_table
-        for model in (
-            Patient,
-            PatientIdentity,
-            Course,
-            Cycle,
-            LabResult,
-            Scan,
-            LesionMeasurement,
-            AdverseEvent,
-            ClinicalProgression,
-            PriorTreatment,
-            PatientState,
-        )
-    ]
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE " + ", ".join(map(connection.ops.quote_name, tables)))
+    analyze(
+        Patient,
+        PatientIdentity,
+        Course,
+        Cycle,
+        LabResult,
+        Scan,
+        LesionMeasurement,
+        AdverseEvent,
+        ClinicalProgression,
+        PriorTreatment,
+        PatientState,
+    )
 
 
 def _write(checked, *, by, progress: Progress | None) -> tuple[ImportResult, list[int]]:

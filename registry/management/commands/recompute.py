@@ -14,8 +14,12 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db.models import Q
 
+from registry.derive.planner import analyze
 from registry.derive.recompute import chunks, recompute_patients
-from registry.models import Patient
+from registry.models import CourseOutcome, Patient, PatientState, TimePointResponse
+
+# Rewriting this many patients' derived rows refreshes the planner's statistics of them.
+ANALYZE_AFTER_PATIENTS = 500
 
 
 class Command(BaseCommand):
@@ -67,6 +71,8 @@ class Command(BaseCommand):
                     counts[status] = counts.get(status, 0) + 1
             n += len(batch)
             self.progress(n, total, counts["done"], len(failed))
+        if counts["done"] >= ANALYZE_AFTER_PATIENTS:
+            analyze(CourseOutcome, TimePointResponse, PatientState)
         elapsed = time.monotonic() - started
         self.stdout.write("")
         self.stdout.write(

@@ -29,9 +29,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from importlib import metadata
 
+from django.conf import settings
 from django.db.models import Min, QuerySet, TextChoices
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
@@ -58,7 +59,14 @@ MAX_SHIFT_DAYS = 364
 
 def date_shift_days(patient_id: int) -> int:
     """The patient's secret date offset, 1–364 days back (never 0: no date stays real)."""
-    digest = salted_hmac("lutetia.export.date-shift", str(patient_id)).digest()
+    return _shift(settings.SECRET_KEY, patient_id)
+
+
+@lru_cache(maxsize=65536)
+def _shift(secret: str, patient_id: int) -> int:
+    # Cached: an export shifts every date of a patient's ~160 labs by the same offset, and
+    # an HMAC per cell was a seventh of a lab export's time. Keyed on the secret as well.
+    digest = salted_hmac("lutetia.export.date-shift", str(patient_id), secret=secret).digest()
     return int.from_bytes(digest[:8], "big") % MAX_SHIFT_DAYS + 1
 
 
