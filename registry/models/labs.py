@@ -23,6 +23,10 @@ class Analyte(models.TextChoices):
     U_5HIAA = "u_5hiaa", "Urine 5-HIAA (24 h)"
 
 
+# `Analyte.values` builds a new list on every access (a third of an import's lab checks).
+ANALYTES = frozenset(Analyte.values)
+
+
 class LabResult(ClinicalRecord):
     """One lab value, kept as entered and in its analyte's canonical unit (§6)."""
 
@@ -74,7 +78,7 @@ class LabResult(ClinicalRecord):
         from registry.clinical import units
 
         super().clean()
-        if self.analyte not in Analyte.values or self.value is None or not self.unit:
+        if self.analyte not in ANALYTES or self.value is None or not self.unit:
             return  # clean_fields reports these
         try:
             self.canonical_value = units.to_canonical(self.analyte, self.value, self.unit)
