@@ -16,6 +16,6 @@ def analyze(*models) -> None:
     """ANALYZE the models' tables; nothing on other databases."""
     if connection.vendor != "postgresql" or not models:
         return
-    tables = ", ".join(connection.ops.quote_name(model._meta.db_table) for model in models)
+    quoted = ", ".join(connection.ops.quote_name(model._meta.db_table) for model in models)
     with connection.cursor() as cursor:
-        cursor.execute(f"ANALYZE {tables}")
+        cursor.execute(f"ANALYZE {quoted}")

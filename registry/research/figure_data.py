@@ -10,6 +10,7 @@ points, platelet values), never one per patient.
 from __future__ import annotations
 
 import statistics
+from bisect import bisect_left
 from collections import defaultdict
 
 from registry.models import Cycle, LabResult, TimePointResponse
@@ -100,10 +101,11 @@ def platelet_weeks(cohort: Cohort) -> list[WeekSummary]:
         window_end = starts[patient_id].window_end
         if window_end is not None and day > window_end:
             continue
-        # A value on a cycle's day was drawn before that cycle (CLINICAL.md §5).
-        latest = [i for i, d in enumerate(dates) if d < day]
-        if latest:
-            i = latest[-1]
+        # A value on a cycle's day was drawn before that cycle (CLINICAL.md §5): the
+        # cycles strictly before the value's day are the first `before` (dates sorted).
+        before = bisect_left(dates, day)
+        if before:
+            i = before - 1
             week = (day - dates[i]).days // 7
             if week <= PLATELET_WEEKS_AFTER:
                 values[(i + 1, week)].append(value)
