@@ -372,6 +372,11 @@ def test_command_refuses_unclear_or_unknown_selections():
         call_command("recompute", "--patient", "NOPE", stdout=StringIO())
     with pytest.raises(CommandError, match="exclude"):
         call_command("recompute", "--all", "--patient", "X", stdout=StringIO())
+    with pytest.raises(CommandError, match="1 or more"):
+        call_command("recompute", "--all", "--jobs", "0", stdout=StringIO())
+    if connection.vendor == "sqlite":
+        with pytest.raises(CommandError, match="needs PostgreSQL"):
+            call_command("recompute", "--all", "--jobs", "2", stdout=StringIO())
 
 
 @pytest.mark.django_db

@@ -57,3 +57,23 @@ def test_the_api_list_orders_are_served_by_an_index_not_a_sort(table, order):
         cursor.execute(f"EXPLAIN SELECT * FROM {table} ORDER BY {order} LIMIT 50")
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert "Index Scan" in plan and "Sort" not in plan, plan
+
+
+@pytest.mark.django_db(transaction=True)
+def test_recompute_all_spreads_its_batches_over_processes(settings):
+    """`--jobs 2`: forked processes, each with its own connection, write every patient."""
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from tests.test_recompute import salvage_patient
+
+    need_postgres()
+    settings.LUTETIA_RECOMPUTE_BATCH_SIZE = 2
+    patients = [salvage_patient() for _ in range(5)]
+    m.PatientState.objects.update(stale=True)
+    out = StringIO()
+    call_command("recompute", "--all", "--jobs", "2", stdout=out)
+    assert "Recomputed 5 of 5 patient(s)" in out.getvalue()
+    assert not m.PatientState.objects.filter(stale=True).exists()
+    assert m.CourseOutcome.objects.filter(patient__in=patients).count() == 5

@@ -38,6 +38,14 @@ from registry.research.filters import (
     regular_ttp_columns,
 )
 
+UNREAD_COLUMNS = (
+    *(f"{owner}__{name}" for owner in ("course", "patient", "patient__identity")
+      for name in ("created_at", "updated_at", "version")),
+    "course__status_changed_at",
+    "patient__identity__name",
+    "patient__identity__hospital_number",
+)  # fmt: skip
+
 
 class Cohort:
     """The selected courses of one filter and what is known about them, each read once."""
@@ -62,8 +70,14 @@ class Cohort:
 
     @cached_property
     def rows(self) -> list[CourseOutcome]:
-        """The cohort's course rows, one per patient, ordered by study ID (one query)."""
-        return list(self.queryset.select_related("course", "patient__identity"))
+        """The cohort's course rows, one per patient, ordered by study ID (one query).
+
+        Without the bookkeeping columns no analysis reads (at 10,000 patients, parsing
+        their timestamps was a fifth of the query's time) nor the direct identifiers,
+        which research pages never show.
+        """
+        rows = self.queryset.select_related("course", "patient__identity")
+        return list(rows.defer(*UNREAD_COLUMNS))
 
     @cached_property
     def stale_patients(self) -> int:

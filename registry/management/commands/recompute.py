@@ -1,17 +1,21 @@
-"""`python manage.py recompute [--all | --patient STUDY_ID] [--stale]`
+"""`python manage.py recompute [--all | --patient STUDY_ID] [--stale] [--jobs N]`
 
 For operators after a change of rules or settings (e.g. the toxicity window):
-recomputes in this process, synchronously, with a plain-text progress line.
-Patients go in batches of LUTETIA_RECOMPUTE_BATCH_SIZE, as the workers take
-them: one read per kind of fact and one write per derived table for each batch.
+recomputes synchronously, with a plain-text progress line. Patients go in
+batches of LUTETIA_RECOMPUTE_BATCH_SIZE, as the workers take them: one read per
+kind of fact and one write per derived table for each batch. `--jobs N` spreads
+the batches over N processes (PostgreSQL; SQLite lets one process write).
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import time
+from collections.abc import Iterator, Sequence
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import connection, connections
 from django.db.models import Q
 
 from registry.derive.planner import analyze
@@ -37,12 +41,21 @@ class Command(BaseCommand):
         parser.add_argument(
             "--stale", action="store_true", help="only patients whose results are stale"
         )
+        parser.add_argument(
+            "--jobs", type=int, default=1, help="processes, on PostgreSQL (default 1)"
+        )
 
-    def handle(self, *args, all: bool, patient: list[str], stale: bool, **options) -> None:
+    def handle(
+        self, *args, all: bool, patient: list[str], stale: bool, jobs: int, **options
+    ) -> None:
         if not (all or patient or stale):
             raise CommandError("Say which patients: --all, --patient STUDY_ID or --stale.")
         if all and patient:
             raise CommandError("--all and --patient exclude each other.")
+        if jobs < 1:
+            raise CommandError("--jobs must be 1 or more.")
+        if jobs > 1 and connection.vendor != "postgresql":
+            raise CommandError("--jobs needs PostgreSQL: SQLite lets one process write at a time.")
         patients = Patient.objects.order_by("pk")
         if patient:
             found = dict(patients.filter(study_id__in=patient).values_list("study_id", "pk"))
@@ -53,22 +66,18 @@ class Command(BaseCommand):
         if stale:
             patients = patients.filter(Q(state__stale=True) | Q(state__isnull=True))
         ids = list(patients.values_list("pk", flat=True).distinct())
-        self.run(ids)
+        self.run(ids, jobs)
 
-    def run(self, ids: list[int]) -> None:
+    def run(self, ids: list[int], jobs: int = 1) -> None:
         total, counts, failed = len(ids), {"done": 0, "superseded": 0, "missing": 0}, []
         started = time.monotonic()
         n = 0
-        for batch in chunks(ids, max(1, settings.LUTETIA_RECOMPUTE_BATCH_SIZE)):
-            try:
-                results = recompute_patients(batch, force=True)
-            except Exception as exc:  # reading the batch failed
-                results = dict.fromkeys(batch, exc)
+        for batch, results in self.batches(ids, jobs):
             for patient_id, status in results.items():
-                if isinstance(status, Exception):
-                    failed.append((patient_id, status))
-                else:
+                if status in STATUSES:
                     counts[status] = counts.get(status, 0) + 1
+                else:
+                    failed.append((patient_id, status))
             n += len(batch)
             self.progress(n, total, counts["done"], len(failed))
         if counts["done"] >= ANALYZE_AFTER_PATIENTS:
@@ -81,9 +90,20 @@ class Command(BaseCommand):
             f" {counts['missing']} deleted, {len(failed)} failed)."
         )
         if failed:
-            for patient_id, exc in failed[:20]:
-                self.stderr.write(f"patient {patient_id}: {type(exc).__name__}: {exc}")
+            for patient_id, error in failed[:20]:
+                self.stderr.write(f"patient {patient_id}: {error}")
             raise CommandError(f"{len(failed)} patient(s) failed; they stay stale.")
+
+    @staticmethod
+    def batches(ids: list[int], jobs: int) -> Iterator[tuple[Sequence[int], dict[int, str]]]:
+        """Each batch with its results, in this process or spread over `jobs` forked ones."""
+        batches = chunks(ids, max(1, settings.LUTETIA_RECOMPUTE_BATCH_SIZE))
+        if jobs == 1:
+            yield from map(recompute_batch, batches)
+            return
+        connections.close_all()  # each process opens its own connection
+        with multiprocessing.get_context("fork").Pool(jobs) as pool:
+            yield from pool.imap_unordered(recompute_batch, batches)
 
     def progress(self, n: int, total: int, done: int, failed: int) -> None:
         width = 30
@@ -91,3 +111,18 @@ class Command(BaseCommand):
         bar = "#" * filled + "-" * (width - filled)
         self.stdout.write(f"\r[{bar}] {n}/{total} ({done} done, {failed} failed)", ending="")
         self.stdout.flush()
+
+
+STATUSES = ("done", "superseded", "missing", "fresh")
+
+
+def recompute_batch(batch: Sequence[int]) -> tuple[Sequence[int], dict[int, str]]:
+    """One batch's statuses, an error as its text (it may cross a process boundary)."""
+    try:
+        results = recompute_patients(batch, force=True)
+    except Exception as exc:  # reading the batch failed
+        results = dict.fromkeys(batch, exc)
+    return batch, {
+        pid: f"{type(r).__name__}: {r}" if isinstance(r, Exception) else r
+        for pid, r in results.items()
+    }
