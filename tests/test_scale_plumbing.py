@@ -60,20 +60,36 @@ def test_the_api_list_orders_are_served_by_an_index_not_a_sort(table, order):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_recompute_all_spreads_its_batches_over_processes(settings):
-    """`--jobs 2`: forked processes, each with its own connection, write every patient."""
-    from io import StringIO
+def test_recompute_all_spreads_its_batches_over_processes():
+    """`--jobs 2`: forked processes, each with its own connection, write every patient.
 
-    from django.core.management import call_command
+    The command runs as an operator runs it, in a process of its own: forking a test
+    worker (with Playwright's and xdist's threads) could copy a lock another thread holds.
+    """
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
 
     from tests.test_recompute import salvage_patient
 
     need_postgres()
-    settings.LUTETIA_RECOMPUTE_BATCH_SIZE = 2
     patients = [salvage_patient() for _ in range(5)]
     m.PatientState.objects.update(stale=True)
-    out = StringIO()
-    call_command("recompute", "--all", "--jobs", "2", stdout=out)
-    assert "Recomputed 5 of 5 patient(s)" in out.getvalue()
+    db = connection.settings_dict
+    where = f"{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    url = f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{where}"
+    env = {**os.environ, "DATABASE_URL": url, "LUTETIA_RECOMPUTE_BATCH_SIZE": "2"}
+    env.pop("CELERY_BROKER_URL", None)
+    done = subprocess.run(
+        [sys.executable, "manage.py", "recompute", "--all", "--jobs", "2"],
+        cwd=Path(__file__).resolve().parents[1],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Recomputed 5 of 5 patient(s)" in done.stdout
     assert not m.PatientState.objects.filter(stale=True).exists()
     assert m.CourseOutcome.objects.filter(patient__in=patients).count() == 5

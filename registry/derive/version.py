@@ -5,11 +5,13 @@ patients that is seconds of work for the same answer until something changes.
 They are cached under this token (`registry.research.memo`), so a token that
 moves on every change is the only invalidation there is:
 
-- every ORM save or delete of a clinical record, a derived row, a site, a staff
-  profile or a custom field's definition moves it (signals, `connect_signals`);
+- every ORM save or delete of a clinical record, a site, a staff profile or a
+  custom field's definition moves it (signals, `connect_signals`);
 - the writes that bypass the ORM's signals move it themselves: marking patients
   stale (every clinical write and every import, `schedule.mark_stale`) and
-  storing derived rows (`recompute.store_outcomes`).
+  storing derived rows (`recompute.store_outcomes`, the only writer of derived rows,
+  which are therefore left without signals: a receiver would cost every cascade
+  into them Django's fast delete).
 
 It moves when the write commits (a rolled-back write changes nothing), in the
 shared cache (Redis or the database table, so every worker sees the same one).
@@ -101,17 +103,10 @@ def connect_signals() -> None:
     """Move the token on every ORM write of data a research result can show."""
     from django.apps import apps
 
-    from registry.models import (
-        CourseOutcome,
-        CustomField,
-        PatientState,
-        Site,
-        StaffProfile,
-        TimePointResponse,
-    )
+    from registry.models import CustomField, Site, StaffProfile
     from registry.models.base import ClinicalRecord
 
-    watched = {CourseOutcome, CustomField, PatientState, Site, StaffProfile, TimePointResponse}
+    watched = {CustomField, Site, StaffProfile}
     for model in apps.get_app_config("registry").get_models():
         if issubclass(model, ClinicalRecord) or model in watched:
             post_save.connect(_on_write, sender=model, dispatch_uid=f"version-save-{model}")
