@@ -1,12 +1,10 @@
 """Pagination of every list: `{"count", "next", "previous", "results"}` (CONTRACT.md)."""
 
-import hashlib
-
 from django.core.exceptions import EmptyResultSet
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import LimitOffsetPagination
 
-from registry.derive.version import data_version, kept
+from registry.derive.version import data_version, kept, result_key
 
 
 class RegistryPagination(LimitOffsetPagination):
@@ -35,8 +33,7 @@ class RegistryPagination(LimitOffsetPagination):
             sql, params = queryset.query.sql_with_params()
         except EmptyResultSet:
             return 0
-        text = "\x1f".join([version, sql, repr(params)])
-        key = "lutetia:count:" + hashlib.sha256(text.encode()).hexdigest()
+        key = result_key("count", version, sql, repr(params))
         return kept(key, lambda: super(RegistryPagination, self).get_count(queryset))
 
     def get_offset(self, request):

@@ -20,6 +20,7 @@ Without a cache it cannot be read, and callers compute afresh.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import secrets
 from collections.abc import Callable
@@ -50,6 +51,11 @@ def data_version() -> str | None:
     except Exception:  # the cache is down: every page still works, uncached
         logger.warning("Cache unreachable: research results are computed afresh", exc_info=True)
         return None
+
+
+def result_key(kind: str, *parts: str) -> str:
+    """A cache key for a kept result: `kind` and a digest of everything it depends on."""
+    return f"lutetia:{kind}:" + hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 
 def kept(key: str, compute: Callable[[], T]) -> T:

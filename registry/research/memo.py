@@ -4,7 +4,7 @@ A research page or a cohort analysis reads the whole cohort: at 30,000 patients 
 seconds for an answer that stays the same until something is written. `memoised` keeps
 the answer in the shared cache under a key made of
 
-- what was asked: the name of the result and every query parameter, in order;
+- what was asked: the name of the result and every query parameter (sorted);
 - who asks, as far as it changes the answer: the role (research staff see no identifiers)
   and the sites the user may see, never the user's name;
 - the data version (`registry.derive.version`), which every write moves on commit;
@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from registry.access import role_of, visible_sites
-from registry.derive.version import data_version, kept
+from registry.derive.version import data_version, kept, result_key
 
 T = TypeVar("T")
 
@@ -43,15 +43,15 @@ def memo_key(request, name: str, version: str) -> str:
     """The cache key of a question (see the module's docstring)."""
     params = getattr(request, "query_params", request.GET)
     sites = sorted(visible_sites(request.user).values_list("pk", flat=True))
-    parts = [
+    return result_key(
+        "memo",
         name,
         version,
         code_digest(),
         str(role_of(request.user)),
         ",".join(map(str, sites)),
         repr(sorted(params.lists())),
-    ]
-    return "lutetia:memo:" + hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+    )
 
 
 @lru_cache(maxsize=1)
