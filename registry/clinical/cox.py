@@ -1,10 +1,16 @@
 """Cox proportional hazards regression, as R's `coxph` and its `summary` (CLINICAL.md §4b).
 
-The fit is statsmodels' `PHReg` (Efron or Breslow ties, both as R), not an
-optimiser of ours: its Newton iterations from zero are run to a tolerance of
-1e-10 on the coefficients (R's `coxph` stops at a relative change of the log
-likelihood of 1e-9; both land within ~1e-9 of the optimum). From the fit we
-take, as R's `summary` prints them: coefficients, standard errors (inverse
+The fit is a well-kept library's, not an optimiser of ours. With Efron ties (R's
+default) it is lifelines' `CoxPHFitter`, Newton–Raphson with step halving from
+zero to a step norm of 1e-12 (R's `coxph` stops at a relative change of the log
+likelihood of 1e-9; both land within ~1e-9 of the optimum), whose first
+iteration's score and information at zero we keep for the score test. lifelines
+has no Breslow ties: those, and any Efron fit lifelines does not bring to
+convergence, are statsmodels' `PHReg` (Newton from zero to a tolerance of 1e-10
+on the coefficients, BFGS first where Newton alone fails). lifelines is the
+faster of the two (its risk-set pass is one loop over subjects; statsmodels'
+Efron pass loops per event time in Python: issue 13's benchmark).
+From the fit we take, as R's `summary` prints them: coefficients, standard errors (inverse
 information), hazard ratios with exp(coef ± 1.959964·se), Wald z and p; the
 likelihood-ratio test 2(ℓ(β̂) − ℓ(0)), the Wald test β̂ᵀ V⁻¹ β̂ and the score
 test U(0)ᵀ I(0)⁻¹ U(0), each with df = the number of terms; and Harrell's
@@ -128,7 +134,6 @@ def cox_fit(
 ) -> CoxResult:  # fmt: skip
     """Fit the model and summarise it as R's `summary(coxph)` (§4b); DesignError if it cannot."""
     from scipy import stats
-    from statsmodels.duration.hazard_regression import PHReg
 
     if ties not in TIES:
         raise ValueError(f"ties must be one of {TIES}")
@@ -147,20 +152,14 @@ def cox_fit(
     # Centred, as R's coxph does: the coefficients are the same, and Newton's first
     # steps from zero stay sane for covariates far from zero (age in years).
     centred = matrix - matrix.mean(axis=0)
-    model = PHReg(t, centred, status=e.astype(float), ties=ties)
-    _remember_evaluations(model)
-    try:
-        beta = _maximise(model, k)
-    except np.linalg.LinAlgError as exc:  # a singular information matrix inside the fit
-        raise DesignError(_SEPARATION) from exc
+    fit = (_lifelines_fit(t, e, centred) if ties == "efron" else None) or _statsmodels_fit(
+        t, e, centred, ties
+    )
+    beta, covariance = fit.beta, fit.covariance
     if np.any(np.abs(beta) * centred.std(axis=0) > 25):
         # R warns "coefficient may be infinite" and prints a huge one: a hazard ratio of
         # e^25 per standard deviation is a separation, not an estimate.
         raise DesignError(_SEPARATION)
-    try:
-        covariance = np.linalg.inv(-model.hessian(beta))
-    except np.linalg.LinAlgError as exc:
-        raise DesignError(_SEPARATION) from exc
     with np.errstate(all="ignore"):
         se = np.sqrt(np.diag(covariance))
         bounds = np.exp(np.concatenate([beta - Z95 * se, beta + Z95 * se]))
@@ -169,13 +168,10 @@ def cox_fit(
     ):
         # A level with one or two patients: an estimate without any precision.
         raise DesignError(_SEPARATION)
-    zero = np.zeros(k)
-    u0 = model.score(zero)
-    i0 = -model.hessian(zero)
-    lr = 2 * (model.loglike(beta) - model.loglike(zero))
+    lr = 2 * (fit.loglike - fit.loglike_zero)
     try:
         wald = float(beta @ np.linalg.solve(covariance, beta))
-        score = float(u0 @ np.linalg.solve(i0, u0))
+        score = float(fit.score_zero @ np.linalg.solve(fit.information_zero, fit.score_zero))
     except np.linalg.LinAlgError as exc:  # no information at zero: nothing to test
         raise DesignError(_SEPARATION) from exc
     rows = []
@@ -206,6 +202,102 @@ def cox_fit(
         score=Test(score, k, chi2_p(score, k)),
         concordance=c.c,
         concordance_se=c.se,
+    )
+
+
+@dataclass(frozen=True)
+class _Fit:
+    """What the summary needs from a fit: β̂, its covariance, ℓ(β̂), and ℓ, U, I at zero."""
+
+    beta: np.ndarray
+    covariance: np.ndarray
+    loglike: float
+    loglike_zero: float
+    score_zero: np.ndarray
+    information_zero: np.ndarray
+
+
+def _lifelines_fit(t: np.ndarray, e: np.ndarray, centred: np.ndarray) -> _Fit | None:
+    """lifelines' Efron fit, or None where it raises or warns (no convergence, an
+    ill-conditioned information matrix): statsmodels' fit then decides.
+
+    `CoxPHFitter` hands an Efron fit to its `SemiParametricPHFitter`; lifelines
+    keeps ℓ(0) but not the score and information at zero, so a subclass of the
+    latter records them from the first Newton iteration, which evaluates all three at
+    β = 0 (on lifelines' standardised columns; the score test is the same on
+    any scaling of the columns). These are private methods of lifelines, pinned
+    in requirements.lock; the reference tests against R would catch a change.
+    """
+    import pandas as pd
+    from lifelines.exceptions import ConvergenceError, ConvergenceWarning
+    from lifelines.fitters.coxph_fitter import SemiParametricPHFitter
+    from scipy.linalg import LinAlgWarning
+
+    class Recording(SemiParametricPHFitter):
+        at_zero: tuple | None = None
+
+        def _choose_gradient_calculator(self, *args):
+            compute = super()._choose_gradient_calculator(*args)
+
+            def recorded(X, T, E, weights, entries, beta):
+                h, g, ll = compute(X, T, E, weights, entries, beta)
+                if self.at_zero is None and not np.any(beta):
+                    self.at_zero = (-np.array(h), np.array(g), float(ll))
+                return h, g, ll
+
+            return recorded
+
+    columns = [f"x{j}" for j in range(centred.shape[1])]
+    frame = pd.DataFrame(centred, columns=columns)
+    frame["_t"], frame["_e"] = t, e
+    fitter = Recording()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        warnings.simplefilter("error", LinAlgWarning)
+        try:
+            # To a relative change of ℓ of 1e-14: R stops at 1e-9, lifelines' default
+            # 1e-9 and a Newton decrement of 1e-7 leave ~4e-7 of the optimum
+            # (veteran, age); this lands within ~1e-12, one or two steps more.
+            fitter.fit(frame, "_t", "_e", fit_options={"precision": 1e-20, "r_precision": 1e-14})
+        except (
+            ConvergenceError, ConvergenceWarning, LinAlgWarning, np.linalg.LinAlgError, ValueError
+        ):  # fmt: skip
+            return None
+    if fitter.at_zero is None:
+        return None
+    information_zero, score_zero, loglike_zero = fitter.at_zero
+    return _Fit(
+        beta=fitter.params_.to_numpy(dtype=float),
+        covariance=fitter.variance_matrix_.to_numpy(dtype=float),
+        loglike=float(fitter.log_likelihood_),
+        loglike_zero=loglike_zero,
+        score_zero=score_zero,
+        information_zero=information_zero,
+    )
+
+
+def _statsmodels_fit(t: np.ndarray, e: np.ndarray, centred: np.ndarray, ties: str) -> _Fit:
+    """statsmodels' PHReg fit (Efron or Breslow); DesignError where it cannot be estimated."""
+    from statsmodels.duration.hazard_regression import PHReg
+
+    k = centred.shape[1]
+    model = PHReg(t, centred, status=e.astype(float), ties=ties)
+    _remember_evaluations(model)
+    try:
+        beta = _maximise(model, k)
+        covariance = np.linalg.inv(-model.hessian(beta))
+    except (np.linalg.LinAlgError, ValueError) as exc:
+        # A singular information matrix inside the fit (statsmodels' BFGS says
+        # ValueError: "need covariance of parameters").
+        raise DesignError(_SEPARATION) from exc
+    zero = np.zeros(k)
+    return _Fit(
+        beta=beta,
+        covariance=covariance,
+        loglike=float(model.loglike(beta)),
+        loglike_zero=float(model.loglike(zero)),
+        score_zero=model.score(zero),
+        information_zero=-model.hessian(zero),
     )
 
 

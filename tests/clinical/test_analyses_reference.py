@@ -73,6 +73,34 @@ def test_cox_matches_r(case):
     close(fit.concordance_se, case["concordance"]["se"])
 
 
+@pytest.mark.parametrize("name", ["lung", "veteran", "veteran_age"])
+def test_efron_fits_come_from_lifelines_and_agree_with_statsmodels(name):
+    """The Efron fit is lifelines' (issue 13's benchmark); statsmodels' fit, its
+    fallback, lands on the same optimum, and both on the same tests at zero."""
+    times, events, cols, kinds = cox_data(name)
+    matrix, _ = cox.design(cols, kinds)
+    centred = matrix - matrix.mean(axis=0)
+    t, e = np.asarray(times, float), np.asarray(events).astype(bool)
+    ours = cox._lifelines_fit(t, e, centred)
+    assert ours is not None  # lifelines converged: no fallback on the reference data
+    theirs = cox._statsmodels_fit(t, e, centred, "efron")
+    np.testing.assert_allclose(ours.beta, theirs.beta, rtol=1e-8)
+    np.testing.assert_allclose(ours.covariance, theirs.covariance, rtol=1e-7)
+    np.testing.assert_allclose(
+        [ours.loglike, ours.loglike_zero], [theirs.loglike, theirs.loglike_zero], rtol=1e-12
+    )
+    score = ours.score_zero @ np.linalg.solve(ours.information_zero, ours.score_zero)
+    expected = theirs.score_zero @ np.linalg.solve(theirs.information_zero, theirs.score_zero)
+    assert score == pytest.approx(expected, rel=1e-10)
+
+
+def test_a_fit_lifelines_gives_up_on_goes_to_statsmodels():
+    """Separation: lifelines warns and gives up, statsmodels' fit says why."""
+    t = np.arange(1.0, 7.0)
+    separated = np.array([[6.0], [5], [4], [3], [2], [1]])
+    assert cox._lifelines_fit(t, np.ones(6, bool), separated - separated.mean()) is None
+
+
 def test_categories_take_the_first_sorted_level_as_reference_unless_told():
     _, _, cols, kinds = cox_data("veteran")
     _, terms = cox.design(cols, kinds)
