@@ -99,6 +99,9 @@ class CourseOutcome(models.Model):
         indexes = [
             # Cohort reports select one phase and round across all patients.
             models.Index(fields=["phase", "round"], name="outcome_phase_round"),
+            # The course whose window holds a date (exports' `course_id`, the labs CSV):
+            # the patient's latest start on or before it, one index probe.
+            models.Index(fields=["patient", "start"], name="outcome_patient_start"),
         ]
 
     def __str__(self) -> str:

@@ -3,14 +3,22 @@ a `Table`, and the column groups and derivations several tables share.
 
 Numbers are written without float noise (`write_number`): canonical lab values
 rounded to the decimals their unit warrants (`CANONICAL_DECIMALS`), sums of
-lesion sizes to 0.01, everything else to 12 significant digits.
+lesion sizes to 0.01, everything else to 12 significant digits. Rounding is of
+the number as written (its shortest decimal form), half away from zero, as a
+clinician rounds: 12.25 g/dL to one decimal is 12.3 (Python's `round` would
+give 12.2, from the binary value just below), and the same rule as
+PostgreSQL's `round(numeric)`, so the labs CSV formatted by the database is the
+same file (`registry.research.exports.copying`).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.db.models import OuterRef, QuerySet, Subquery, TextChoices
@@ -62,6 +70,25 @@ CANONICAL_DECIMALS = {
     "umol/24h": 2,
 }
 SIGNIFICANT_DIGITS = 12
+# Text a spreadsheet would read as a formula when it opens a CSV (OWASP's "CSV
+# injection"): a study ID typed as `=HYPERLINK(…)` must reach the statistician as text.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """A value as a CSV cell: ISO dates, empty for None, and text that a spreadsheet
+    would run as a formula prefixed with an apostrophe (numbers are left alone).
+    A line break inside text is written CRLF, as the lines end (RFC 4180)."""
+    if value is None:
+        return ""
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, str):
+        if value.startswith(FORMULA_STARTS):
+            value = "'" + value
+        if "\n" in value:
+            value = value.replace("\r\n", "\n").replace("\n", "\r\n")
+    return value
 
 
 @dataclass(frozen=True)
@@ -130,9 +157,20 @@ class Table:
 
 
 def write_number(value: float, decimals: int | None) -> float:
+    """`value` to `decimals` decimals, or to 12 significant digits (module docstring)."""
+    text = repr(value)
+    mantissa = text.partition("e")[0].lstrip("-")
+    if not math.isfinite(value):
+        return value
     if decimals is not None:
-        return round(value, decimals)
-    return float(f"{value:.{SIGNIFICANT_DIGITS}g}")
+        if "e+" in text or ("e" not in text and len(mantissa.partition(".")[2]) <= decimals):
+            return value  # already as short (1e16 and more is whole), without Decimal
+        return float(Decimal(text).quantize(Decimal(1).scaleb(-decimals), ROUND_HALF_UP))
+    if len(mantissa.replace(".", "").lstrip("0")) <= SIGNIFICANT_DIGITS:
+        return value
+    number = Decimal(text)
+    step = Decimal(1).scaleb(number.adjusted() - SIGNIFICANT_DIGITS + 1)
+    return float(number.quantize(step, ROUND_HALF_UP))
 
 
 def course_at(date_path: str, patient_path: str = "patient_id") -> Subquery:
@@ -329,7 +367,11 @@ def canonical_value(row: dict[str, Any], scope: ExportScope) -> float | None:
     value = row["canonical_value"]
     if value is None:
         return None
-    return round(value, CANONICAL_DECIMALS.get(CANONICAL_UNIT.get(row["analyte"], ""), 3))
+    return write_number(value, canonical_decimals(row["analyte"]))
+
+
+def canonical_decimals(analyte: str) -> int:
+    return CANONICAL_DECIMALS.get(CANONICAL_UNIT.get(analyte, ""), 3)
 
 
 def reference_limit(which: str):
@@ -366,6 +408,6 @@ def lesion_sum(criteria: str, decimals: int):
         value = row["total_mm"]
         if row["criteria"] != criteria or value is None:
             return None
-        return round(value, decimals)
+        return write_number(value, decimals)
 
     return derive

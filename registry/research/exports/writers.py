@@ -9,7 +9,6 @@ memory. Text that a spreadsheet would run as a formula is neutralised.
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
 import tempfile
 import zipfile
@@ -18,7 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from registry.research.exports.columns import XLSX_MAX_ROWS, Table
+from registry.research.exports.columns import XLSX_MAX_ROWS, Table, csv_cell
+from registry.research.exports.copying import stream_copy_csv
 from registry.research.exports.readme import load_r, readme_lines
 from registry.research.exports.scope import ExportScope
 from registry.research.exports.statfiles import write_dta, write_sav
@@ -31,23 +31,6 @@ from registry.research.exports.tables import (
 )
 
 # --- CSV -------------------------------------------------------------------
-
-
-# Text a spreadsheet would read as a formula when it opens a CSV (OWASP's "CSV
-# injection"): a study ID typed as `=HYPERLINK(…)` must reach the statistician as text.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_cell(value: Any) -> Any:
-    """A value as a CSV cell: ISO dates, empty for None, and text that a spreadsheet
-    would run as a formula prefixed with an apostrophe (numbers are left alone)."""
-    if value is None:
-        return ""
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
 
 
 class _Echo:
@@ -65,7 +48,12 @@ def stream_csv(header: Iterable[str], rows: Iterable[Iterable[Any]]) -> Iterator
         yield writer.writerow([csv_cell(v) for v in row])
 
 
-def stream_table_csv(table: Table, scope: ExportScope) -> Iterator[str]:
+def stream_table_csv(table: Table, scope: ExportScope) -> Iterator[str] | Iterator[bytes]:
+    """The table as CSV: formatted by PostgreSQL where it can (the labs table,
+    `copying`), else row by row in Python; the same text either way."""
+    copied = stream_copy_csv(table, scope, headers(table, scope))
+    if copied is not None:
+        return iter(copied)
     return stream_csv(headers(table, scope), iter_rows(table, scope))
 
 
@@ -91,6 +79,14 @@ class _Counter:
         self.done += 1
         self.per_table[table] = self.per_table.get(table, 0) + 1
         if self.callback and self.done % self.every == 0:
+            self.callback(self.done)
+
+    def add(self, table: str, rows: int) -> None:
+        """Rows written in a block (a table PostgreSQL formats)."""
+        before = self.done
+        self.done += rows
+        self.per_table[table] = self.per_table.get(table, 0) + rows
+        if self.callback and self.done // self.every > before // self.every:
             self.callback(self.done)
 
     def advance(self, rows: int) -> None:
@@ -130,6 +126,14 @@ def write_csv_zip(
             text.flush()
             text.detach()
         for table in tables:
+            copied = stream_copy_csv(table, scope, headers(table, scope))
+            if copied is not None:
+                with archive.open(f"{folder}/{files[table.name]}", "w") as raw:
+                    counter.per_table.setdefault(table.name, 0)
+                    for block in copied:
+                        raw.write(block)
+                        counter.add(table.name, copied.rows_in_last_block)
+                continue
             with archive.open(f"{folder}/{files[table.name]}", "w") as raw:
                 text = io.TextIOWrapper(raw, encoding="utf-8", newline="")
                 writer = csv.writer(text)
