@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db import connection
+from django.db.models import Q, QuerySet
 from django.http import Http404
 
 from registry.models import Patient, Role, Site
@@ -54,6 +55,24 @@ def visible_patients(user) -> QuerySet[Patient]:
     if role_of(user) is None:
         return Patient.objects.none()
     return Patient.objects.filter(site__staff__user=user)
+
+
+def patient_rows_filter(user, path: str = "patient") -> Q:
+    """A filter of rows by their patient (`path`), to what the user may see.
+
+    Nothing for those who see every site. On PostgreSQL the visible patients'
+    ids go as a list: the planner estimates an IN list from the column's
+    statistics and hashes it, where the subquery of `visible_patients` was
+    estimated at a hundred patients and made it sort every lab of a large
+    registry for a deep page (issue 17: 0.17x a bare view). Elsewhere (SQLite,
+    whose queries hold at most 32,766 parameters) it stays a subquery.
+    """
+    if sees_all_sites(user):
+        return Q()
+    patients = visible_patients(user)
+    if connection.vendor == "postgresql":
+        return Q(**{f"{path}__in": list(patients.values_list("pk", flat=True))})
+    return Q(**{f"{path}__in": patients})
 
 
 def get_patient_for(user, **lookup) -> Patient:

@@ -93,3 +93,28 @@ def test_recompute_all_spreads_its_batches_over_processes():
     assert "Recomputed 5 of 5 patient(s)" in done.stdout
     assert not m.PatientState.objects.filter(stale=True).exists()
     assert m.CourseOutcome.objects.filter(patient__in=patients).count() == 5
+
+
+def test_the_fact_lists_filter_is_exactly_the_visible_patients(
+    site, other_site, clinician, admin_user
+):
+    """`patient_rows_filter` (an id list on PostgreSQL, a subquery elsewhere) keeps the
+    rows of the user's sites and no other; admins get no filter, strangers nothing."""
+    from django.contrib.auth import get_user_model
+
+    from registry.access import patient_rows_filter, visible_patients
+    from tests import factories
+
+    mine = factories.PatientFactory(site=site)
+    theirs = factories.PatientFactory(site=other_site)
+    for patient in (mine, theirs):
+        factories.LabFactory(patient=patient)
+        factories.CycleFactory(course=factories.CourseFactory(patient=patient))
+    labs = m.LabResult.objects.filter(patient_rows_filter(clinician))
+    assert list(labs) == list(m.LabResult.objects.filter(patient__in=visible_patients(clinician)))
+    assert {lab.patient_id for lab in labs} == {mine.pk}
+    cycles = m.Cycle.objects.filter(patient_rows_filter(clinician, "course__patient"))
+    assert {c.course.patient_id for c in cycles} == {mine.pk}
+    assert m.LabResult.objects.filter(patient_rows_filter(admin_user)).count() == 2
+    stranger = get_user_model().objects.create_user("stranger", password="x" * 16)
+    assert not m.LabResult.objects.filter(patient_rows_filter(stranger)).exists()

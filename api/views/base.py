@@ -11,7 +11,7 @@ from api.openapi import RegistryAutoSchema
 from api.pagination import RegistryPagination
 from api.parsers import LimitedJSONParser
 from api.permissions import RegistryRole
-from registry.access import visible_patients
+from registry.access import patient_rows_filter
 from registry.records.facts import delete_fact
 
 
@@ -72,7 +72,7 @@ class VersionedViewSet(RegistryAPIMixin, viewsets.ModelViewSet):
 
 
 class FactViewSet(VersionedViewSet):
-    """A clinical fact of a patient: visibility from `visible_patients`, writes audited.
+    """A clinical fact of a patient: visibility from `patient_rows_filter`, writes audited.
 
     Another site's record is a 404. Saving goes through the serializer to
     `save_fact`; deleting through `delete_fact`, with the caller as the
@@ -83,8 +83,7 @@ class FactViewSet(VersionedViewSet):
     ordering = ["id"]
 
     def get_queryset(self):
-        patients = visible_patients(self.request.user)
-        return self.queryset.filter(**{f"{self.patient_path}__in": patients})
+        return self.queryset.filter(patient_rows_filter(self.request.user, self.patient_path))
 
     def delete_instance(self, instance, version: int | None) -> None:
         delete_fact(instance, by=self.request.user, expected_version=version)
