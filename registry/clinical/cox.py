@@ -1,10 +1,11 @@
 """Cox proportional hazards regression, as R's `coxph` and its `summary` (CLINICAL.md §4b).
 
 The fit is a well-kept library's, not an optimiser of ours. With Efron ties (R's
-default) it is lifelines' `CoxPHFitter`, Newton–Raphson with step halving from
-zero to a step norm of 1e-12 (R's `coxph` stops at a relative change of the log
-likelihood of 1e-9; both land within ~1e-9 of the optimum), whose first
-iteration's score and information at zero we keep for the score test. lifelines
+default) it is lifelines' (`SemiParametricPHFitter`, what `CoxPHFitter` runs):
+Newton–Raphson with step halving from zero, to a relative change of the log
+likelihood of 1e-14 (R's `coxph` stops at 1e-9; the fit lands within ~1e-12 of
+the optimum, R's within ~1e-9), whose first iteration's score and information
+at zero we keep for the score test. lifelines
 has no Breslow ties: those, and any Efron fit lifelines does not bring to
 convergence, are statsmodels' `PHReg` (Newton from zero to a tolerance of 1e-10
 on the coefficients, BFGS first where Newton alone fails). lifelines is the
