@@ -118,3 +118,27 @@ def test_the_fact_lists_filter_is_exactly_the_visible_patients(
     assert m.LabResult.objects.filter(patient_rows_filter(admin_user)).count() == 2
     stranger = get_user_model().objects.create_user("stranger", password="x" * 16)
     assert not m.LabResult.objects.filter(patient_rows_filter(stranger)).exists()
+
+
+def test_the_platelet_panel_reads_only_the_windows_and_draws_the_same_weeks(monkeypatch):
+    """On PostgreSQL the panel reads each patient's platelets near the cohort course's
+    cycles only; the weeks it draws are those of reading every platelet value."""
+    import io
+    from types import SimpleNamespace
+
+    from django.core.management import call_command
+
+    from registry.research import figure_data
+    from registry.research.cohort import Cohort
+    from registry.research.filters import CohortFilter
+    from tests import factories
+
+    need_postgres()
+    call_command("demo_cohort", patients=40, seed=4, stdout=io.StringIO())
+    call_command("recompute", "--all", stdout=io.StringIO())
+    admin = factories.UserFactory(role="admin")
+    windowed = figure_data.platelet_weeks(Cohort(admin, CohortFilter()))
+    monkeypatch.setattr(figure_data, "connection", SimpleNamespace(vendor="sqlite"))
+    everything = figure_data.platelet_weeks(Cohort(admin, CohortFilter()))
+    assert windowed == everything
+    assert sum(week.n for week in windowed) > 100

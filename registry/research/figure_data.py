@@ -9,9 +9,13 @@ points, platelet values), never one per patient.
 
 from __future__ import annotations
 
+import datetime as dt
 import statistics
 from bisect import bisect_left
 from collections import defaultdict
+from collections.abc import Iterator
+
+from django.db import connection
 
 from registry.models import Cycle, LabResult, TimePointResponse
 from registry.research.cohort import Cohort
@@ -91,10 +95,7 @@ def platelet_weeks(cohort: Cohort) -> list[WeekSummary]:
     ):
         cycle_dates[patient_id].append(day)
     values: dict[tuple[int, int], list[float]] = defaultdict(list)
-    labs = LabResult.objects.filter(
-        patient_id__in=[r.patient_id for r in rows], analyte="platelets"
-    ).values_list("patient_id", "date", "canonical_value")
-    for patient_id, day, value in labs.iterator(chunk_size=5000):
+    for patient_id, day, value in _platelets_near_cycles(cycle_dates, starts):
         dates = cycle_dates.get(patient_id)
         if not dates:
             continue
@@ -117,3 +118,38 @@ def platelet_weeks(cohort: Cohort) -> list[WeekSummary]:
         WeekSummary(cycle, week, len(v), statistics.median(v), min(v), max(v))
         for (cycle, week), v in sorted(values.items())
     ]
+
+
+# Each patient's platelets from PLATELET_WEEKS_BEFORE weeks before the first cycle to
+# PLATELET_WEEKS_AFTER weeks (and 6 days) after the last, read through the (patient,
+# date) index: most of a cohort's platelet values are follow-up outside every window.
+_PLATELETS_IN_WINDOWS = (
+    "SELECT l.patient_id, l.date, l.canonical_value "
+    f"FROM {LabResult._meta.db_table} AS l "
+    "JOIN unnest(%s::bigint[], %s::date[], %s::date[]) AS b(patient_id, lo, hi) "
+    "ON l.patient_id = b.patient_id "
+    "WHERE l.analyte = 'platelets' AND l.date >= b.lo AND l.date <= b.hi"
+)
+
+
+def _platelets_near_cycles(cycle_dates: dict[int, list], starts: dict) -> Iterator[tuple]:
+    """(patient id, date, value) of the platelets `platelet_weeks` may use: on
+    PostgreSQL only those near the cohort course's cycles (a superset of what it
+    keeps, each still checked there); elsewhere every platelet of the patients."""
+    if connection.vendor != "postgresql":
+        labs = LabResult.objects.filter(patient_id__in=list(starts), analyte="platelets")
+        yield from labs.values_list("patient_id", "date", "canonical_value").iterator(
+            chunk_size=5000
+        )
+        return
+    ids, lows, highs = [], [], []
+    for patient_id, dates in cycle_dates.items():
+        high = dates[-1] + dt.timedelta(days=7 * PLATELET_WEEKS_AFTER + 6)
+        window_end = starts[patient_id].window_end
+        ids.append(patient_id)
+        lows.append(dates[0] - dt.timedelta(days=7 * PLATELET_WEEKS_BEFORE))
+        highs.append(high if window_end is None else min(high, window_end))
+    with connection.cursor() as cursor:
+        cursor.execute(_PLATELETS_IN_WINDOWS, [ids, lows, highs])
+        while chunk := cursor.fetchmany(5000):
+            yield from chunk
