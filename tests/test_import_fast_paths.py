@@ -76,3 +76,30 @@ def test_the_walk_still_names_each_unstorable_value():
     found = sorted(path for path, _ in _unstorable_values(doc))
     assert found == [("patients", 1, "study_id"), ("patients", 1, "x")]
     assert list(_unstorable_values({"format": "x", "patients": [{"study_id": "A"}]})) == []
+
+
+def test_a_consumed_document_imports_and_errs_exactly_as_a_kept_one(reference):
+    """`consume=True` lets each patient's JSON go once built (keeping study ID and site
+    for the scope check); the import and its errors are the same."""
+    import copy
+
+    from registry import models as m
+    from registry.interchange.documents import import_document
+
+    doc = reference("example_cohort.json")
+    broken = copy.deepcopy(doc)
+    broken["patients"][0]["labs"][0]["unit"] = "furlongs"
+    broken["patients"][-1]["study_id"] = broken["patients"][0]["study_id"]
+    kept = import_document(copy.deepcopy(broken))
+    consumed_doc = copy.deepcopy(broken)
+    consumed = import_document(consumed_doc, consume=True)
+    assert consumed.errors and consumed.errors == kept.errors
+    assert m.Patient.objects.count() == 0
+
+    mine = copy.deepcopy(doc)
+    result = import_document(mine, consume=True)
+    assert result.ok and result.created == len(doc["patients"])
+    assert all(set(p) <= {"study_id", "site"} for p in mine["patients"])
+    assert [p["study_id"] for p in mine["patients"]] == [p["study_id"] for p in doc["patients"]]
+    again = import_document(copy.deepcopy(doc))
+    assert again.ok and again.unchanged == len(doc["patients"])

@@ -119,13 +119,21 @@ def document_fields(
 
 
 def check_document(
-    doc: Any, *, validate: bool = True, progress: Callable[[float], None] | None = None
+    doc: Any,
+    *,
+    validate: bool = True,
+    progress: Callable[[float], None] | None = None,
+    consume: bool = False,
 ) -> CheckedDocument:
     """Build every record of `doc` as unsaved instances, and (if `validate`) check them all.
 
     `validate=False` is for documents this code built itself (the demo
     cohort): no schema and no model validation; lab values get their
     canonical value from the same conversion `LabResult.clean` uses.
+    `consume=True` (a caller that read the document for this import alone)
+    lets each patient's JSON go once its records are built, keeping only its
+    study ID and site: a large import then never holds the whole document and
+    every record at once.
     """
     fmt = version_of(doc)
     version = 1 if fmt == FORMAT_V1 else 2
@@ -143,6 +151,8 @@ def check_document(
     semantic.extend(field_errors)
     patients: list[PatientFacts] = []
     checks = Checks({**stored, **{d.code: d for d in fields}}) if validate else None
+    # The checks of the document as a whole, before its patients' JSON may go.
+    whole = [*_unstorable_values(doc), *_cross_record_errors(doc, sites)] if validate else []
     total = len(doc["patients"])
     step = max(total // 20, 1)
     for i, raw in enumerate(doc["patients"]):
@@ -153,9 +163,9 @@ def check_document(
         facts, errors = build_patient(raw, ("patients", i), checks)
         patients.append(facts)
         semantic.extend(errors)
-    if validate:
-        semantic.extend(_unstorable_values(doc))
-        semantic.extend(_cross_record_errors(doc, sites))
+        if consume:
+            doc["patients"][i] = {k: raw[k] for k in ("study_id", "site") if k in raw}
+    semantic.extend(whole)
     return CheckedDocument(_finish(schema_errors, semantic), sites, patients, version, fields)
 
 

@@ -90,6 +90,7 @@ def import_document(
     progress: Progress | None = None,
     validate: bool = True,
     check_scope: bool = False,
+    consume: bool = False,
 ) -> ImportResult:
     """Import `doc` all or nothing; patients match on `study_id`.
 
@@ -98,10 +99,12 @@ def import_document(
     itself (see `check_document`). `check_scope` refuses, inside the write
     transaction and with the matched patients locked, any site or patient
     beyond `by`'s reach (`registry.interchange.scope`); the API's import jobs
-    use it, the operator's `manage.py import_cohort` does not.
+    use it, the operator's `manage.py import_cohort` does not. `consume=True`
+    lets the document's patients go as they are built (`check_document`): for
+    callers that parsed the document for this import alone.
     """
     checking = (lambda fraction: progress(fraction / 3)) if progress else None
-    checked = check_document(doc, validate=validate, progress=checking)
+    checked = check_document(doc, validate=validate, progress=checking, consume=consume)
     if checked.errors:
         return ImportResult(errors=checked.errors)
     if progress:

@@ -41,8 +41,9 @@ def run_import_job(job_id: int) -> None:
                 _finish(job_id, status=JobStatus.FAILED, errors=[{"path": "$", "message": problem}])
                 return
         with ProgressWriter(job_id) as progress:
+            # The document was read for this job alone: its patients may go as built.
             result = import_document(
-                document, by=job.created_by, progress=progress, check_scope=True
+                document, by=job.created_by, progress=progress, check_scope=True, consume=True
             )
     except Exception:
         # Logged, and the job says so; not re-raised, because a retry would

@@ -28,7 +28,7 @@ class Command(BaseCommand):
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise CommandError(f"{file} is not valid JSON: {exc}") from exc
 
-        result = import_document(doc)
+        result = import_document(doc, consume=True)  # parsed for this import alone
         if result.errors:
             for error in result.errors:
                 self.stderr.write(f"{error.path}: {error.message}")
