@@ -179,7 +179,7 @@ def course_at(date_path: str, patient_path: str = "patient_id") -> Subquery:
         CourseOutcome.objects.filter(
             patient_id=OuterRef(patient_path), start__lte=OuterRef(date_path)
         )
-        .order_by("-start")
+        .order_by("-start", "-course_id")  # two starting the same day: the later id
         .values("course_id")[:1]
     )
 

@@ -35,7 +35,7 @@ from django.db import connection, transaction
 from django.db.models import F
 
 from registry.clinical.units import CANONICAL_UNIT
-from registry.models import Analyte, LabResult
+from registry.models import Analyte, CourseOutcome, LabResult
 from registry.research.exports.columns import (
     FORMULA_STARTS,
     SIGNIFICANT_DIGITS,
@@ -310,13 +310,53 @@ def _lab_cells(ctx: Context) -> dict[str, Callable[[], str]]:
 
 FORMATTERS: dict[str, Callable[[Context], dict[str, Callable[[], str]]]] = {"labs": _lab_cells}
 
+# A patient with more courses than this keeps the correlated lookup (`course_at`).
+MAX_WINDOWS = 8
+
+
+def course_windows(scope: ExportScope) -> list[tuple[list, list]] | None:
+    """The course windows of the export's patients as arrays by patient id: for the k-th
+    course of each patient (by start, then id) its start and its id, NULL-free (no
+    course: 9999-12-31 and 0). None where a patient has more than MAX_WINDOWS courses."""
+    ids = list(scope.patients.values_list("pk", flat=True))
+    size = max(ids, default=0)
+    courses: dict[int, list[tuple[dt.date, int]]] = {}
+    rows = (
+        CourseOutcome.objects.filter(patient__in=scope.patients)
+        .order_by("patient_id", "start", "course_id")
+        .values_list("patient_id", "start", "course_id")
+    )
+    for patient_id, start, course_id in rows:
+        courses.setdefault(patient_id, []).append((start, course_id))
+    most = max(map(len, courses.values()), default=0)
+    if most > MAX_WINDOWS:
+        return None
+    windows = [([dt.date.max] * size, [0] * size) for _ in range(most)]
+    for patient_id, found in courses.items():
+        for k, (start, course_id) in enumerate(found):
+            windows[k][0][patient_id - 1] = start
+            windows[k][1][patient_id - 1] = course_id
+    return windows
+
+
+def window_course_cell(ctx: Context, windows, date: str, patient: str) -> str:
+    """`course_at`'s answer from the arrays: the latest course started on or before the
+    date (the later course id where two start the same day), blank before the first."""
+    whens = []
+    for starts, ids in reversed(windows):
+        s, c = ctx.param(starts, "date[]"), ctx.param(ids, "int[]")
+        whens.append(f"WHEN {date} >= {s}[{patient}] THEN ({c}[{patient}])::text")
+    return f"CASE {' '.join(whens)} END" if whens else "NULL"
+
 
 def copy_sql(table: Table, scope: ExportScope) -> tuple[str, list] | None:
     """The COPY statement of the table's CSV body and its parameters, or None where the
     table or the database is not one this module formats."""
     if connection.vendor != "postgresql" or table.name not in FORMATTERS:
         return None
-    paths = table.paths(scope)
+    windows = course_windows(scope) if "window_course_id" in table.paths(scope) else None
+    # The window course from arrays, not from a lookup per row (~1.4 s of 1.4M labs).
+    paths = [p for p in table.paths(scope) if windows is None or p != "window_course_id"]
     alias = {path: f"c{i}" for i, path in enumerate(paths)}
     inner = table.rows(scope).values(**{alias[p]: F(p) for p in paths})
     inner_sql, inner_params = inner.query.sql_with_params()
@@ -326,6 +366,9 @@ def copy_sql(table: Table, scope: ExportScope) -> tuple[str, list] | None:
         if ids and ids[0] > MAX_ARRAY_ID:
             return None
     derived = FORMATTERS[table.name](ctx)
+    if windows is not None:
+        patient = ctx.col(table.patient_path)
+        derived["course_id"] = lambda: window_course_cell(ctx, windows, ctx.col("date"), patient)
     cells = []
     for _, col, is_label in table.output_columns(scope):
         if col.derive is not None and col.name not in derived:
