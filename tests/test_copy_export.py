@@ -207,3 +207,16 @@ def test_two_courses_starting_the_same_day_give_the_later_course_on_both_paths(l
     assert copied == python_csv(table, scope)
     newest = max(first.course_id, *later.values_list("course_id", flat=True))
     assert f",{newest},".encode() in copied
+
+
+def test_patient_ids_too_large_for_arrays_leave_the_table_to_python(labs, monkeypatch):
+    monkeypatch.setattr(copying, "MAX_ARRAY_ID", 1)
+    monkeypatch.setattr(copying, "course_windows", lambda scope: pytest.fail("built arrays"))
+    admin = factories.UserFactory(role="admin")
+    scope = exports.export_options(admin, {}).scope()
+    table = exports.tables_for(scope, ["labs"])[0]
+    assert copying.copy_sql(table, scope) is None
+    streamed = "".join(
+        p.decode() if isinstance(p, bytes) else p for p in exports.stream_table_csv(table, scope)
+    )
+    assert streamed.encode() == python_csv(table, scope)

@@ -48,8 +48,8 @@ from registry.research.exports.columns import (
 )
 from registry.research.exports.scope import ExportScope, Level, date_shift_days
 
-# A patient id above this is passed as a join, not an array: the array is as long
-# as the largest id (a registry with ids in the millions falls back to Python).
+# A patient id above this leaves the table to the Python writer: the arrays indexed by
+# patient id (date shifts, first cycles, course windows) are as long as the largest id.
 MAX_ARRAY_ID = 2_000_000
 
 
@@ -344,7 +344,7 @@ def window_course_cell(ctx: Context, windows, date: str, patient: str) -> str:
     date (the later course id where two start the same day), blank before the first."""
     whens = []
     for starts, ids in reversed(windows):
-        s, c = ctx.param(starts, "date[]"), ctx.param(ids, "int[]")
+        s, c = ctx.param(starts, "date[]"), ctx.param(ids, "bigint[]")
         whens.append(f"WHEN {date} >= {s}[{patient}] THEN ({c}[{patient}])::text")
     return f"CASE {' '.join(whens)} END" if whens else "NULL"
 
@@ -354,6 +354,10 @@ def copy_sql(table: Table, scope: ExportScope) -> tuple[str, list] | None:
     table or the database is not one this module formats."""
     if connection.vendor != "postgresql" or table.name not in FORMATTERS:
         return None
+    # The arrays below are as long as the largest patient id: check it before any.
+    largest = scope.patients.values_list("pk", flat=True).order_by("-pk")[:1]
+    if largest and largest[0] > MAX_ARRAY_ID:
+        return None
     windows = course_windows(scope) if "window_course_id" in table.paths(scope) else None
     # The window course from arrays, not from a lookup per row (~1.4 s of 1.4M labs).
     paths = [p for p in table.paths(scope) if windows is None or p != "window_course_id"]
@@ -361,10 +365,6 @@ def copy_sql(table: Table, scope: ExportScope) -> tuple[str, list] | None:
     inner = table.rows(scope).values(**{alias[p]: F(p) for p in paths})
     inner_sql, inner_params = inner.query.sql_with_params()
     ctx = Context(alias)
-    if table.patient_path:
-        ids = scope.patients.values_list("pk", flat=True).order_by("-pk")[:1]
-        if ids and ids[0] > MAX_ARRAY_ID:
-            return None
     derived = FORMATTERS[table.name](ctx)
     if windows is not None:
         patient = ctx.col(table.patient_path)
