@@ -84,16 +84,15 @@ def float_text(x: str, text: str | None = None) -> str:
     )
 
 
-def rounded(x: str, decimals: str | int | None, text: str | None = None) -> str:
-    """SQL for `write_number(x, decimals)`: to `decimals` places, or 12 significant digits
-    (`text`: x's ::text, if staged).
+def rounded(x: str, decimals: str | int | None) -> str:
+    """SQL for `write_number(x, decimals)`: to `decimals` places, or 12 significant digits.
 
     A number already that short is left as it is, without numeric: so are zero (and
     -0.0), NaN and infinities, as Python leaves them. Negative numbers rounding to
     zero would lose their sign here (numeric has no -0): the lab table holds none
     (its check constraints).
     """
-    t = text or f"({x})::text"
+    t = f"({x})::text"
     n = f"({t})::numeric"
     if decimals is not None:
         short = (
@@ -142,6 +141,7 @@ class Context:
     """
 
     alias: dict[str, str]
+    patient_ids: list[int] = field(default_factory=list)  # the export's, read once
     params: list = field(default_factory=list)
     casts: list[str] = field(default_factory=list)
     stages: dict[int, list[tuple[str, str]]] = field(default_factory=dict)
@@ -183,24 +183,28 @@ class Context:
 NO_DAY = -(2**31)  # a patient without a cycle, in the array of first-cycle days
 
 
+def by_patient_id(values: dict[int, object], empty: object, size: int) -> list:
+    """`values` as an array indexed by patient id (1 … size), `empty` where none."""
+    found = [empty] * size
+    for pk, value in values.items():
+        if pk <= size:
+            found[pk - 1] = value
+    return found
+
+
 def date_cell(ctx: Context, path: str, scope: ExportScope, patient: str | None) -> str:
     """A date as `ExportScope.date_value` writes it (ISO, shifted, or days from day 0)."""
     d = ctx.col(path)
     if scope.level == Level.PSEUDONYMISED or patient is None:
         return f"({d})::text"
-    ids = list(scope.patients.values_list("pk", flat=True))
-    size = max(ids, default=0)
+    size = max(ctx.patient_ids, default=0)
     pid = ctx.col(patient)
     if scope.level == Level.SHIFTED:
-        shifts = [0] * size
-        for pk in ids:
-            shifts[pk - 1] = date_shift_days(pk)
+        shifts = by_patient_id({pk: date_shift_days(pk) for pk in ctx.patient_ids}, 0, size)
         return f"({d} - {ctx.param(shifts, 'int[]')}[{pid}])::text"
     epoch = dt.date(1970, 1, 1)
-    firsts = [NO_DAY] * size
-    for pk, first in scope.first_cycle.items():
-        if pk <= size:
-            firsts[pk - 1] = (first - epoch).days
+    days = {pk: (first - epoch).days for pk, first in scope.first_cycle.items()}
+    firsts = by_patient_id(days, NO_DAY, size)
     day = ctx.let(f"{ctx.param(firsts, 'int[]')}[{pid}]", 1)
     return f"CASE WHEN {day} <> {NO_DAY} THEN (({d} - DATE '1970-01-01') - {day})::text END"
 
@@ -314,12 +318,11 @@ FORMATTERS: dict[str, Callable[[Context], dict[str, Callable[[], str]]]] = {"lab
 MAX_WINDOWS = 8
 
 
-def course_windows(scope: ExportScope) -> list[tuple[list, list]] | None:
-    """The course windows of the export's patients as arrays by patient id: for the k-th
-    course of each patient (by start, then id) its start and its id, NULL-free (no
-    course: 9999-12-31 and 0). None where a patient has more than MAX_WINDOWS courses."""
-    ids = list(scope.patients.values_list("pk", flat=True))
-    size = max(ids, default=0)
+def course_windows(scope: ExportScope, size: int) -> list[tuple[list, list]] | None:
+    """The course windows of the export's patients as arrays by patient id (1 … size):
+    for the k-th course of each patient (by start, then id) its start and its id,
+    NULL-free (no course: 9999-12-31 and 0). None where a patient has more than
+    MAX_WINDOWS courses."""
     courses: dict[int, list[tuple[dt.date, int]]] = {}
     rows = (
         CourseOutcome.objects.filter(patient__in=scope.patients)
@@ -331,12 +334,14 @@ def course_windows(scope: ExportScope) -> list[tuple[list, list]] | None:
     most = max(map(len, courses.values()), default=0)
     if most > MAX_WINDOWS:
         return None
-    windows = [([dt.date.max] * size, [0] * size) for _ in range(most)]
-    for patient_id, found in courses.items():
-        for k, (start, course_id) in enumerate(found):
-            windows[k][0][patient_id - 1] = start
-            windows[k][1][patient_id - 1] = course_id
-    return windows
+    kth = [{pk: found[k] for pk, found in courses.items() if k < len(found)} for k in range(most)]
+    return [
+        (
+            by_patient_id({pk: start for pk, (start, _) in course.items()}, dt.date.max, size),
+            by_patient_id({pk: cid for pk, (_, cid) in course.items()}, 0, size),
+        )
+        for course in kth
+    ]
 
 
 def window_course_cell(ctx: Context, windows, date: str, patient: str) -> str:
@@ -355,16 +360,17 @@ def copy_sql(table: Table, scope: ExportScope) -> tuple[str, list] | None:
     if connection.vendor != "postgresql" or table.name not in FORMATTERS:
         return None
     # The arrays below are as long as the largest patient id: check it before any.
-    largest = scope.patients.values_list("pk", flat=True).order_by("-pk")[:1]
-    if largest and largest[0] > MAX_ARRAY_ID:
+    patient_ids = list(scope.patients.values_list("pk", flat=True))
+    size = max(patient_ids, default=0)
+    if size > MAX_ARRAY_ID:
         return None
-    windows = course_windows(scope) if "window_course_id" in table.paths(scope) else None
+    windows = course_windows(scope, size) if "window_course_id" in table.paths(scope) else None
     # The window course from arrays, not from a lookup per row (~1.4 s of 1.4M labs).
     paths = [p for p in table.paths(scope) if windows is None or p != "window_course_id"]
     alias = {path: f"c{i}" for i, path in enumerate(paths)}
     inner = table.rows(scope).values(**{alias[p]: F(p) for p in paths})
     inner_sql, inner_params = inner.query.sql_with_params()
-    ctx = Context(alias)
+    ctx = Context(alias, patient_ids)
     derived = FORMATTERS[table.name](ctx)
     if windows is not None:
         patient = ctx.col(table.patient_path)
