@@ -17,7 +17,7 @@ import pytest
 from django.db import connection
 
 from registry import models as m
-from registry.interchange import documents
+from registry.interchange import documents, importing
 from tests import factories
 from tests.services import need_postgres
 
@@ -29,14 +29,14 @@ def test_the_loser_of_a_concurrent_import_is_told_to_retry(reference, monkeypatc
     for site in doc["sites"]:
         factories.SiteFactory(code=site["code"], name=site["name"])
     both_checked = threading.Barrier(2, timeout=30)
-    write = documents.ImportWriter.write
+    write = importing.ImportWriter.write
 
     def after_both_have_looked(self, *args, **kwargs):
         both_checked.wait()  # each has read "no such patient" before either writes
         return write(self, *args, **kwargs)
 
-    monkeypatch.setattr(documents.ImportWriter, "write", after_both_have_looked)
-    monkeypatch.setattr(documents, "schedule_recompute", lambda ids: None)
+    monkeypatch.setattr(importing.ImportWriter, "write", after_both_have_looked)
+    monkeypatch.setattr(importing, "schedule_recompute", lambda ids: None)
 
     def run(_):
         try:

@@ -9,7 +9,7 @@ import pytest
 from django.apps import apps
 
 from registry import models as m
-from registry.interchange import documents as interchange
+from registry.interchange import importing
 from registry.interchange.demo import build_demo_document
 from registry.interchange.documents import export_document, import_document, validate_document
 from tests import factories
@@ -118,7 +118,7 @@ def test_second_import_changes_nothing_and_writes_no_history():
         export_document(),
         list(m.LabResult.objects.values_list("id", "version")),
     )
-    with mock.patch.object(interchange, "schedule_recompute") as recompute:
+    with mock.patch.object(importing, "schedule_recompute") as recompute:
         second = import_document(copy.deepcopy(doc))
     assert (second.created, second.updated, second.unchanged) == (0, 0, 6)
     after = (
@@ -146,7 +146,7 @@ def test_changed_patient_is_updated_in_place_and_others_left_alone(clinician):
     p["labs"].append({"date": "2001-01-01", "analyte": "alt", "value": 30, "unit": "U/L"})
     p["courses"][0]["cycles"][0]["activity_gbq"] = 7.0
     p["adverse_events"] = []
-    with mock.patch.object(interchange, "schedule_recompute") as recompute:
+    with mock.patch.object(importing, "schedule_recompute") as recompute:
         result = import_document(changed, by=clinician)
     assert (result.created, result.updated, result.unchanged) == (0, 1, 2)
     recompute.assert_called_once_with([patient.pk])
@@ -177,7 +177,7 @@ def test_import_reports_progress_up_to_one():
 
 
 def test_recompute_is_scheduled_once_for_every_new_patient():
-    with mock.patch.object(interchange, "schedule_recompute") as recompute:
+    with mock.patch.object(importing, "schedule_recompute") as recompute:
         import_document(build_demo_document(5, seed=8))
     recompute.assert_called_once()
     assert sorted(recompute.call_args.args[0]) == sorted(

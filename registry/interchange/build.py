@@ -131,42 +131,121 @@ def check_document(
     cohort): no schema and no model validation; lab values get their
     canonical value from the same conversion `LabResult.clean` uses.
     `consume=True` (a caller that read the document for this import alone)
-    lets each patient's JSON go once its records are built, keeping only its
-    study ID and site: a large import then never holds the whole document and
-    every record at once.
+    lets each patient's JSON go once its records are built.
     """
-    fmt = version_of(doc)
-    version = 1 if fmt == FORMAT_V1 else 2
-    schema_errors = list(_schema_errors(doc, fmt)) if validate else []
     if not isinstance(doc, dict) or not isinstance(doc.get("patients"), list):
-        return CheckedDocument(_finish(schema_errors, []), {}, [], version)
-    sites = {
-        s["code"]: s.get("name") or ""
-        for s in dicts(doc.get("sites"))
-        if isinstance(s.get("code"), str)
-    }
-    semantic: list[tuple[Path, str]] = []
-    stored = stored_definitions()
-    fields, field_errors = document_fields(doc, stored) if version == 2 else ([], [])
-    semantic.extend(field_errors)
-    patients: list[PatientFacts] = []
-    checks = Checks({**stored, **{d.code: d for d in fields}}) if validate else None
-    # The checks of the document as a whole, before its patients' JSON may go.
-    whole = [*_unstorable_values(doc), *_cross_record_errors(doc, sites)] if validate else []
-    total = len(doc["patients"])
+        fmt = version_of(doc)
+        schema_errors = list(_schema_errors(doc, fmt)) if validate else []
+        return CheckedDocument(_finish(schema_errors, []), {}, [], 1 if fmt == FORMAT_V1 else 2)
+    checker = DocumentChecker(header_of(doc), validate=validate)
+    patients = doc["patients"]
+    total = len(patients)
     step = max(total // 20, 1)
-    for i, raw in enumerate(doc["patients"]):
+    built: list[PatientFacts] = []
+    for i in range(total):
         if progress and i % step == 0:
             progress(i / total)
-        if not isinstance(raw, dict):
-            continue
-        facts, errors = build_patient(raw, ("patients", i), checks)
-        patients.append(facts)
-        semantic.extend(errors)
+        built += [facts for _, facts in checker.check([(i, patients[i])])]
         if consume:
-            doc["patients"][i] = {k: raw[k] for k in ("study_id", "site") if k in raw}
-    semantic.extend(whole)
-    return CheckedDocument(_finish(schema_errors, semantic), sites, patients, version, fields)
+            patients[i] = None
+    return CheckedDocument(checker.errors(), checker.sites, built, checker.version, checker.fields)
+
+
+def header_of(doc: dict) -> dict:
+    """A document without its patients (a list of them stands as `[]`)."""
+    return {k: ([] if k == "patients" and isinstance(v, list) else v) for k, v in doc.items()}
+
+
+class DocumentChecker:
+    """Checks a document a few patients at a time: what `check_document` does, in chunks.
+
+    Made from the document's `header` (every key but the patients, see
+    `jsonstream.DocumentStream`), it checks the header at once, then each
+    batch of `(index, patient)` given to `check`, keeping what spans patients
+    (study IDs seen, sites known). `errors()` gives every error so far, sorted
+    and paired as `check_document` reports them. An import streams a large
+    file through one checker and never holds more than a batch of patients.
+    """
+
+    def __init__(self, header: dict, *, validate: bool = True):
+        self.fmt = version_of(header)
+        self.version = 1 if self.fmt == FORMAT_V1 else 2
+        self.validate = validate
+        self.sites = {
+            s["code"]: s.get("name") or ""
+            for s in dicts(header.get("sites"))
+            if isinstance(s.get("code"), str)
+        }
+        stored = stored_definitions()
+        self.fields, field_errors = (
+            document_fields(header, stored) if self.version == 2 else ([], [])
+        )
+        self.schema: list[tuple[Path, str]] = []
+        self.semantic: list[tuple[Path, str]] = list(field_errors)
+        self.checks = Checks({**stored, **{d.code: d for d in self.fields}}) if validate else None
+        self._study_ids: dict[Any, Path] = {}
+        self._known_sites = set(self.sites)
+        self._unknown_sites: set[str] = set()
+        if validate:
+            self.schema += _header_schema_errors(header, self.fmt)
+            self.semantic += _unstorable_values(header)
+            self.semantic += _duplicates(
+                (
+                    (("sites", i, "code"), _hashable(s.get("code")))
+                    for i, s in indexed(header.get("sites"))
+                ),
+                "site code",
+            )
+
+    @property
+    def ok(self) -> bool:
+        return not self.schema and not self.semantic
+
+    def errors(self) -> list[ImportError]:
+        return _finish(self.schema, self.semantic)
+
+    def check(self, numbered: Iterable[tuple[int, Any]]) -> list[tuple[int, PatientFacts]]:
+        """Build and check these patients; their facts, with their indexes."""
+        built = []
+        sited = []
+        for i, raw in numbered:
+            path = ("patients", i)
+            if self.validate:
+                self.schema += _patient_schema_errors(raw, path, self.fmt)
+            if not isinstance(raw, dict):
+                continue
+            if self.validate:
+                self.semantic += _unstorable_values(raw, path)
+                self.semantic += _patient_cross_errors(raw, path)
+                self.semantic += _duplicates(
+                    [((*path, "study_id"), _hashable(raw.get("study_id")))],
+                    "study_id",
+                    self._study_ids,
+                )
+                if isinstance(raw.get("site"), str) and raw["site"] not in self._known_sites:
+                    sited.append((path, raw["site"]))
+            facts, errors = build_patient(raw, path, self.checks)
+            built.append((i, facts))
+            self.semantic += errors
+        if sited:
+            self._sites_of(sited)
+        return built
+
+    def _sites_of(self, sited: list[tuple[Path, str]]) -> None:
+        """An error for each patient of a site neither the document nor the registry has."""
+        asked = {code for _, code in sited} - self._unknown_sites
+        if asked:
+            found = set(Site.objects.filter(code__in=asked).values_list("code", flat=True))
+            self._known_sites |= found
+            self._unknown_sites |= asked - found
+        for path, code in sited:
+            if code in self._unknown_sites:
+                self.semantic.append(
+                    (
+                        (*path, "site"),
+                        f"Unknown site {code!r}: not in the document's sites nor in the registry.",
+                    )
+                )
 
 
 def _finish(
@@ -194,25 +273,30 @@ def _sort_key(path: Path) -> tuple:
 
 
 def _schema_errors(doc: Any, fmt: str) -> Iterator[tuple[Path, str]]:
-    """Every schema error, the messages from `jsonschema` (Draft 2020-12, dates checked).
+    """Every schema error of a document as a whole (one whose patients are no list)."""
+    for error in cohort_validator(fmt).iter_errors(doc):
+        yield from _explain(error, ())
 
-    The compiled validator finds the patients that fail quickly; only those
-    (and the document's other keys) go through the slower, explanatory one.
+
+def _header_schema_errors(header: dict, fmt: str) -> Iterator[tuple[Path, str]]:
+    """The schema's errors in everything but the patients' contents.
+
+    The compiled (Rust) validator finds quickly that a part is valid; only a
+    part it refuses goes through the slower, explanatory one.
     """
     fast = fast_validators(fmt)
-    if fast is None or not isinstance(doc, dict) or not isinstance(doc.get("patients"), list):
-        for error in cohort_validator(fmt).iter_errors(doc):
-            yield from _explain(error, ())
+    if fast is not None and fast[0].is_valid(header):
         return
-    whole, one_patient = fast
-    if whole.is_valid(doc):
-        return
-    for error in cohort_validator(fmt).iter_errors({**doc, "patients": []}):
+    for error in cohort_validator(fmt).iter_errors(header):
         yield from _explain(error, ())
-    for i, patient in enumerate(doc["patients"]):
-        if not one_patient.is_valid(patient):
-            for error in patient_validator(fmt).iter_errors(patient):
-                yield from _explain(error, ("patients", i))
+
+
+def _patient_schema_errors(patient: Any, path: Path, fmt: str) -> Iterator[tuple[Path, str]]:
+    fast = fast_validators(fmt)
+    if fast is not None and fast[1].is_valid(patient):
+        return
+    for error in patient_validator(fmt).iter_errors(patient):
+        yield from _explain(error, path)
 
 
 def _explain(error, prefix: Path) -> Iterator[tuple[Path, str]]:
@@ -274,22 +358,26 @@ def _surely_storable(value: Any) -> bool:
     return "\\u0000" not in text and not _UNSTORABLE.search(text)
 
 
-def _unstorable_values(doc: Any) -> Iterator[tuple[Path, str]]:
-    if isinstance(doc, dict) and isinstance(doc.get("patients"), list):
-        # Patient by patient: one text at a time, never the whole document's.
-        rest = {k: v for k, v in doc.items() if k != "patients"}
-        if _surely_storable(rest) and all(_surely_storable(p) for p in doc["patients"]):
-            return
-    for path, value in walk(doc):
-        if isinstance(value, str) and _UNSTORABLE.search(value):
-            yield path, "Text holds a NUL character or an unpaired surrogate: not storable."
-        elif is_infinite(value):
-            yield path, f"{value} is not a finite number."
+def _unstorable_values(value: Any, prefix: Path = ()) -> Iterator[tuple[Path, str]]:
+    """NUL characters, lone surrogates, NaN and infinities in `value`, with their paths."""
+    if _surely_storable(value):
+        return
+    for path, item in walk(value):
+        if isinstance(item, str) and _UNSTORABLE.search(item):
+            yield (
+                (*prefix, *path),
+                "Text holds a NUL character or an unpaired surrogate: not storable.",
+            )
+        elif is_infinite(item):
+            yield (*prefix, *path), f"{item} is not a finite number."
 
 
-def _duplicates(items: Iterable[tuple[Path, Any]], what: str) -> Iterator[tuple[Path, str]]:
-    """An error at every repeat of a value, naming where it first appeared."""
-    first: dict[Any, Path] = {}
+def _duplicates(
+    items: Iterable[tuple[Path, Any]], what: str, first: dict[Any, Path] | None = None
+) -> Iterator[tuple[Path, str]]:
+    """An error at every repeat of a value, naming where it first appeared (`first`: the
+    values seen so far, kept across calls)."""
+    first = {} if first is None else first
     for path, value in items:
         if value is None:
             continue
@@ -299,47 +387,26 @@ def _duplicates(items: Iterable[tuple[Path, Any]], what: str) -> Iterator[tuple[
             first[value] = path
 
 
-def _cross_record_errors(doc: dict, sites: dict[str, str]) -> Iterator[tuple[Path, str]]:
-    yield from _duplicates(
-        ((("sites", i, "code"), _hashable(s.get("code"))) for i, s in indexed(doc.get("sites"))),
-        "site code",
-    )
-    patients = list(indexed(doc["patients"]))
-    yield from _duplicates(
-        ((("patients", i, "study_id"), _hashable(p.get("study_id"))) for i, p in patients),
-        "study_id",
-    )
-
-    used = {p.get("site") for _, p in patients if isinstance(p.get("site"), str)}
-    missing = used - set(sites)
-    if missing:
-        missing -= set(Site.objects.filter(code__in=missing).values_list("code", flat=True))
-    for i, p in patients:
-        if p.get("site") in missing:
-            yield (
-                ("patients", i, "site"),
-                f"Unknown site {p['site']!r}: not in the document's sites nor in the registry.",
-            )
-
-    for i, p in patients:
-        for c, course in indexed(p.get("courses")):
-            where = ("patients", i, "courses", c, "cycles")
-            yield from _duplicates(
-                (
-                    ((*where, k, "date"), _hashable(cy.get("date")))
-                    for k, cy in indexed(course.get("cycles"))
-                ),
-                "cycle date in this course",
-            )
-        for s, scan in indexed(p.get("scans")):
-            where = ("patients", i, "scans", s, "lesions")
-            yield from _duplicates(
-                (
-                    ((*where, n, "lesion"), _hashable(le.get("lesion")))
-                    for n, le in indexed(scan.get("lesions"))
-                ),
-                "lesion label on this scan",
-            )
+def _patient_cross_errors(patient: dict, path: Path) -> Iterator[tuple[Path, str]]:
+    """Two cycles of a course on one day; a lesion label twice on one scan."""
+    for c, course in indexed(patient.get("courses")):
+        where = (*path, "courses", c, "cycles")
+        yield from _duplicates(
+            (
+                ((*where, k, "date"), _hashable(cy.get("date")))
+                for k, cy in indexed(course.get("cycles"))
+            ),
+            "cycle date in this course",
+        )
+    for s, scan in indexed(patient.get("scans")):
+        where = (*path, "scans", s, "lesions")
+        yield from _duplicates(
+            (
+                ((*where, n, "lesion"), _hashable(le.get("lesion")))
+                for n, le in indexed(scan.get("lesions"))
+            ),
+            "lesion label on this scan",
+        )
 
 
 def _hashable(value: Any) -> Any:

@@ -10,12 +10,13 @@ write transaction, whatever happened while the job waited.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from django.db import connections
 from django.utils import timezone
 
-from registry.interchange.documents import import_document
-from registry.interchange.uploads import discard_upload, read_upload
+from registry.interchange.documents import import_document, import_file
+from registry.interchange.uploads import discard_upload
 from registry.models import ImportJob, JobStatus
 
 log = logging.getLogger(__name__)
@@ -25,7 +26,8 @@ def run_import_job(job_id: int) -> None:
     """Run a queued import job; a second delivery of the same job does nothing.
 
     The job is claimed with a conditional UPDATE that must hit exactly one row,
-    so two workers never run it twice. The document is dropped once imported.
+    so two workers never run it twice. The document is dropped once imported;
+    one uploaded to disk is read from there a batch of patients at a time.
     """
     claimed = ImportJob.objects.filter(pk=job_id, status=JobStatus.QUEUED).update(
         status=JobStatus.RUNNING
@@ -33,18 +35,19 @@ def run_import_job(job_id: int) -> None:
     if not claimed:
         return
     job = ImportJob.objects.select_related("created_by").get(pk=job_id)
-    document = job.document
     try:
-        if job.upload_path:
-            document, problem = read_upload(job.upload_path)
-            if problem:
-                _finish(job_id, status=JobStatus.FAILED, errors=[{"path": "$", "message": problem}])
-                return
         with ProgressWriter(job_id) as progress:
-            # The document was read for this job alone: its patients may go as built.
-            result = import_document(
-                document, by=job.created_by, progress=progress, check_scope=True, consume=True
-            )
+            if job.upload_path:  # a large body, on disk: streamed, never wholly in memory
+                if not Path(job.upload_path).exists():
+                    _finish(job_id, status=JobStatus.FAILED, errors=[_gone()])
+                    return
+                result = import_file(
+                    job.upload_path, by=job.created_by, progress=progress, check_scope=True
+                )
+            else:
+                result = import_document(
+                    job.document, by=job.created_by, progress=progress, check_scope=True
+                )
     except Exception:
         # Logged, and the job says so; not re-raised, because a retry would
         # find the job no longer queued, and in eager mode (no broker) the
@@ -102,6 +105,13 @@ class ProgressWriter:
                 f"UPDATE {ImportJob._meta.db_table} SET progress = %s WHERE id = %s",
                 [fraction, self.job_id],
             )
+
+
+def _gone() -> dict[str, str]:
+    return {
+        "path": "$",
+        "message": "The uploaded document is gone (deleted before the import ran).",
+    }
 
 
 def _internal_error() -> dict[str, str]:

@@ -23,12 +23,16 @@ from registry.models import Patient
 REFUSED = "You may not import or change the patient with this study ID."
 
 
-def scope_errors(user, document: Any, *, lock: bool = False) -> dict[str, list[str]]:
+def scope_errors(
+    user, document: Any, *, lock: bool = False, start: int = 0
+) -> dict[str, list[str]]:
     """Path-named errors for every site and patient of `document` beyond `user`'s reach.
 
     Admins may import anything; a malformed document is left to the import's
     own checks. `lock` takes row locks on the matched patients (inside the
-    import's transaction) so none can move while the import writes.
+    import's transaction) so none can move while the import writes. `start`: the
+    index of the document's first patient in the whole document (an import checks
+    a batch of patients at a time).
     """
     if sees_all_sites(user) or not isinstance(document, dict):
         return {}
@@ -43,7 +47,7 @@ def scope_errors(user, document: Any, *, lock: bool = False) -> dict[str, list[s
             errors[f"sites[{i}].code"] = [f"You may not import into site {code}."]
     patients = document.get("patients")
     study_ids: dict[str, int] = {}
-    for i, patient in enumerate(patients if isinstance(patients, list) else []):
+    for i, patient in enumerate(patients if isinstance(patients, list) else [], start):
         if not isinstance(patient, dict):
             continue
         code = patient.get("site")

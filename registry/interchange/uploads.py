@@ -1,17 +1,15 @@
 """Large import documents go to disk, not into a web worker's memory (security review, 10).
 
 The API streams a big body to `MEDIA_ROOT/imports/` in chunks and answers 202 at
-once; the import job reads and checks the file in the worker and deletes it when
+once; the import job streams the file in the worker (`documents.import_file`) and deletes it when
 done, whatever the outcome. Small bodies are still parsed in the request, so
 their mistakes are a 400 straight away.
 """
 
 from __future__ import annotations
 
-import json
 import uuid
 from pathlib import Path
-from typing import Any
 
 from django.conf import settings
 
@@ -57,20 +55,6 @@ def save_upload(stream, length: int) -> Path:
         path.unlink(missing_ok=True)
         raise
     return path
-
-
-def read_upload(path: str | Path) -> tuple[Any, str | None]:
-    """(document, None) or (None, why it is no JSON object) for a stored upload."""
-    try:
-        with open(path, "rb") as handle:
-            document = json.load(handle)
-    except FileNotFoundError:
-        return None, "The uploaded document is gone (deleted before the import ran)."
-    except (ValueError, RecursionError) as error:
-        return None, f"Not a JSON document: {str(error)[:200]}"
-    if not isinstance(document, dict):
-        return None, "The body must be a JSON object."
-    return document, None
 
 
 def discard_upload(path: str | Path | None) -> None:

@@ -313,11 +313,19 @@ def _allocate_ids(model: type[models.Model], rows: list[Any]) -> None:
     table = model._meta.db_table
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
+            # Usually one unbroken run (nobody else drew meanwhile): then only its ends
+            # come back, not a million ids (seconds of a large import, issue 17).
+            # The sequence is looked up once, not once per id (seconds of a large import).
+            cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [table])
+            (sequence,) = cursor.fetchone()
             cursor.execute(
-                "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-                [table, len(rows)],
+                "SELECT min(pk), max(pk), CASE WHEN max(pk) - min(pk) + 1 = count(*) "
+                "THEN NULL ELSE array_agg(pk ORDER BY pk) END FROM ("
+                "SELECT nextval(%s::regclass) AS pk FROM generate_series(1, %s)) AS drawn",
+                [sequence, len(rows)],
             )
-            ids = [pk for (pk,) in cursor.fetchall()]
+            first, last, scattered = cursor.fetchone()
+            ids = range(first, last + 1) if scattered is None else scattered
         else:
             quoted = connection.ops.quote_name(table)
             cursor.execute(f"SELECT MAX(id) FROM {quoted}")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
+import shutil
 import sys
+import tempfile
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from registry.interchange.documents import import_document
+from registry.interchange.documents import import_file
 
 
 class Command(BaseCommand):
@@ -17,25 +18,31 @@ class Command(BaseCommand):
         parser.add_argument("file", help="the JSON document, or - for standard input")
 
     def handle(self, *args, file: str, **options) -> None:
-        try:
-            if file == "-":
-                doc = json.load(sys.stdin)
-            else:
-                with open(file, encoding="utf-8") as handle:
-                    doc = json.load(handle)
-        except OSError as exc:
-            raise CommandError(f"Cannot read {file}: {exc.strerror or exc}") from exc
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise CommandError(f"{file} is not valid JSON: {exc}") from exc
+        if file == "-":
+            # Spooled to a file: the import streams it, and may read it twice (importing).
+            with tempfile.NamedTemporaryFile(suffix=".json") as spool:
+                source = getattr(sys.stdin, "buffer", None)
+                if source is None:  # a text stream (call_command's stdin)
+                    spool.write(sys.stdin.read().encode())
+                else:
+                    shutil.copyfileobj(source, spool)
+                spool.flush()
+                self._import(spool.name, "standard input")
+        else:
+            self._import(file, file)
 
-        result = import_document(doc, consume=True)  # parsed for this import alone
+    def _import(self, path: str, name: str) -> None:
+        try:
+            result = import_file(path)  # streamed: memory does not grow with the file
+        except OSError as exc:
+            raise CommandError(f"Cannot read {name}: {exc.strerror or exc}") from exc
         if result.errors:
             for error in result.errors:
                 self.stderr.write(f"{error.path}: {error.message}")
             raise CommandError(
-                f"Nothing imported: {len(result.errors)} error(s) in {file}.", returncode=1
+                f"Nothing imported: {len(result.errors)} error(s) in {name}.", returncode=1
             )
         self.stdout.write(
-            f"Imported {file}: {result.created} created, {result.updated} updated, "
+            f"Imported {name}: {result.created} created, {result.updated} updated, "
             f"{result.unchanged} unchanged."
         )
