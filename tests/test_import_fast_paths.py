@@ -57,6 +57,31 @@ def test_a_plain_lab_still_gets_the_models_own_checks():
 
 
 @pytest.mark.parametrize(
+    "changes",
+    [
+        {},
+        {"date": dt.date(2999, 1, 1)},
+        {"date": dt.date(1899, 12, 31)},
+        {"date": dt.date(1900, 1, 1)},
+        {"unit": "mmol/L"},
+        {"value": 1e7},  # implausible
+        {"analyte": "hemoglobin", "value": 8.1, "unit": "mmol/L"},
+        {"analyte": "creatinine", "value": 1.1, "unit": "mg/dL"},
+    ],
+)
+def test_the_quick_lab_check_says_what_the_models_clean_says(changes):
+    """`quick_lab` calls LabResult's rules directly; the instance path gives the same."""
+    from registry.interchange.rows import LAB_FIELDS, _ModelCheck
+    from registry.models import LabResult
+
+    quick, slow = lab(**changes), lab(**changes)
+    assert plain_lab(quick) and plain_lab(slow)
+    full = _ModelCheck(LabResult, LAB_FIELDS, plain=plain_lab)  # no quick path
+    assert Checks({}).lab(quick, ("labs", 0)) == full(slow, ("labs", 0))
+    assert getattr(quick, "canonical_value", None) == getattr(slow, "canonical_value", None)
+
+
+@pytest.mark.parametrize(
     ("value", "storable"),
     [
         ({"a": "text", "b": [1, 2.5, None, {"c": True}]}, True),

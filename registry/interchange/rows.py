@@ -86,6 +86,20 @@ def plain_lab(row: Row) -> bool:
     return True
 
 
+def quick_lab(row: Row, path: Path) -> list[tuple[Path, str]]:
+    """`LabResult.clean` of a plain lab row (`plain_lab`) without a model instance: the
+    same two rules, called directly (the date's bounds, then the canonical value), at a
+    third of the cost. The row gets its canonical value."""
+    errors = LabResult.date_errors({"date": row.date})
+    if not errors:
+        try:
+            row.canonical_value = LabResult.canonical_of(row.analyte, row.value, row.unit)
+            return []
+        except ValidationError as exc:
+            errors = exc.message_dict
+    return [((*path, name), message) for name, messages in errors.items() for message in messages]
+
+
 class _ModelCheck:
     """A model's own validation (`clean_fields`, then `clean`) applied to rows.
 
@@ -100,9 +114,11 @@ class _ModelCheck:
         model: type[models.Model],
         fields: tuple[str, ...],
         plain: Callable[[Row], bool] | None = None,
+        quick: Callable[[Row, Path], list[tuple[Path, str]]] | None = None,
         **keys: str,
     ):
         self.plain = plain
+        self.quick = quick
         self.instance = model()
         # Custom values are checked by `check_custom` (each with its own path), not by `clean`.
         self.instance._custom_definitions = {}
@@ -112,8 +128,10 @@ class _ModelCheck:
         self.keys = keys
 
     def __call__(self, row: Row, path: Path) -> list[tuple[Path, str]]:
-        instance = self.instance
         plain = self.plain is not None and self.plain(row)
+        if plain and self.quick is not None:
+            return self.quick(row, path)
+        instance = self.instance
         for name in self.fields:
             setattr(instance, name, getattr(row, name))
         if hasattr(instance, "custom"):
@@ -212,7 +230,7 @@ class Checks:
         self.identity = _ModelCheck(PatientIdentity, IDENTITY_FIELDS)
         self.course = _ModelCheck(Course, COURSE_FIELDS, **METASTASIS_PATHS)
         self.cycle = _ModelCheck(Cycle, CYCLE_FIELDS, administered_gbq="activity_gbq")
-        self.lab = _ModelCheck(LabResult, LAB_FIELDS, plain=plain_lab)
+        self.lab = _ModelCheck(LabResult, LAB_FIELDS, plain=plain_lab, quick=quick_lab)
         self.scan = _ModelCheck(Scan, SCAN_FIELDS)
         self.lesion = _ModelCheck(LesionMeasurement, LESION_FIELDS)
         self.progression = _ModelCheck(ClinicalProgression, PROGRESSION_FIELDS)

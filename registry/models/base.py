@@ -41,19 +41,26 @@ class ClinicalRecord(models.Model):
 
     def clean(self) -> None:
         super().clean()
-        now = today()
-        errors = {
-            name: [f"{self._meta.get_field(name).verbose_name} {value} is in the future."]
-            for name in self.not_future_dates
-            if (value := getattr(self, name)) is not None and value > now
-        }
-        errors |= {
-            name: [f"{self._meta.get_field(name).verbose_name} {value} is before 1900."]
-            for name in self.not_future_dates
-            if (value := getattr(self, name)) is not None and value < self.earliest_date
-        }
-        if errors:
+        if errors := self.date_errors(
+            {name: getattr(self, name) for name in self.not_future_dates}
+        ):
             raise ValidationError(errors)
+
+    @classmethod
+    def date_errors(cls, dates: dict[str, date | None]) -> dict[str, list[str]]:
+        """What `clean` says of these event dates: none in the future, none before 1900."""
+        now = today()
+        errors = {}
+        for name, value in dates.items():
+            if value is None:
+                continue
+            if value > now:
+                errors[name] = [
+                    f"{cls._meta.get_field(name).verbose_name} {value} is in the future."
+                ]
+            elif value < cls.earliest_date:
+                errors[name] = [f"{cls._meta.get_field(name).verbose_name} {value} is before 1900."]
+        return errors
 
     @property
     def etag(self) -> str:

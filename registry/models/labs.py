@@ -75,16 +75,24 @@ class LabResult(ClinicalRecord):
 
     def clean(self) -> None:
         """Convert to the canonical unit once, on entry, and refuse what cannot be (§6)."""
-        from registry.clinical import units
-
         super().clean()
         if self.analyte not in ANALYTES or self.value is None or not self.unit:
             return  # clean_fields reports these
+        self.canonical_value = self.canonical_of(self.analyte, self.value, self.unit)
+
+    @staticmethod
+    def canonical_of(analyte: str, value: float, unit: str) -> float:
+        """The value in the analyte's canonical unit, if that unit converts and the result
+        is plausible; else the `ValidationError` `clean` raises (the import's fast path
+        calls this directly)."""
+        from registry.clinical import units
+
         try:
-            self.canonical_value = units.to_canonical(self.analyte, self.value, self.unit)
+            canonical = units.to_canonical(analyte, value, unit)
         except units.UnitError as exc:
             raise ValidationError({"unit": [str(exc)]}) from exc
         try:
-            units.check_plausible(self.analyte, self.canonical_value)
+            units.check_plausible(analyte, canonical)
         except units.PlausibilityError as exc:
             raise ValidationError({"value": [str(exc)]}) from exc
+        return canonical
