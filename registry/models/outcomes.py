@@ -7,13 +7,14 @@ the criteria where results differ by criteria, so cohort filters stay plain SQL.
 
 from django.db import models
 
+from registry.models.base import QuickLoad
 from registry.models.events import Criteria, ResponseCode
 from registry.models.imaging import Scan
 from registry.models.patients import Patient
 from registry.models.treatment import Course, Phase
 
 
-class PatientState(models.Model):
+class PatientState(QuickLoad, models.Model):
     """Per patient: whether derived results are current, and patient-level results."""
 
     patient = models.OneToOneField(Patient, on_delete=models.CASCADE, related_name="state")
@@ -41,7 +42,7 @@ class PatientState(models.Model):
         return f"state of {self.patient_id}"
 
 
-class CourseOutcome(models.Model):
+class CourseOutcome(QuickLoad, models.Model):
     """Per course: response, toxicity, endpoints and activity (CLINICAL.md §1–§5)."""
 
     course = models.OneToOneField(Course, on_delete=models.CASCADE, related_name="outcome")
@@ -108,7 +109,7 @@ class CourseOutcome(models.Model):
         return f"outcome of course {self.course_id}"
 
 
-class TimePointResponse(models.Model):
+class TimePointResponse(QuickLoad, models.Model):
     """One follow-up scan's response under one criteria, with its numbers and reason (§2)."""
 
     course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="time_points")

@@ -1,8 +1,10 @@
 from django.conf import settings
 from django.db import models
 
+from registry.models.base import QuickLoad
 
-class Site(models.Model):
+
+class Site(QuickLoad, models.Model):
     """A treatment centre. Users see the patients of their own sites only."""
 
     code = models.CharField(max_length=16, unique=True)
