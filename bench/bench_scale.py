@@ -1,7 +1,7 @@
 """Issue 17's table at cohort scale: every row a ratio against a baseline measured in this run.
 
 Run: .venv/bin/python bench/bench_scale.py [--patients 30000] [--seed 1] [--reuse]
-     [--only pages,labs_list,labs_csv]
+     [--only pages,labs_list,quickload,labs_csv]
 
 `--reuse` keeps the `lutetia_bench_scale` an earlier run built (rows 1 and 2, which
 build it, are then not measured); `--only` measures only the later rows named.
@@ -19,7 +19,8 @@ Needs PostgreSQL (BENCH_POSTGRES, default postgres://postgres@127.0.0.1:5432) an
    the cohort's TTP months and events, and Kaplan–Meier with the log-rank test on them;
 4. `/api/v1/labs/` pages at random offsets against a bare DRF view of the same rows
    (ordered, sliced, no scope, no count), sequential requests in this process;
-5. the de-identified labs CSV (the code path of `/research/export/labs.csv`) against
+5. (`--only quickload`) the cold pages with `QuickLoad.from_db` against Django's `from_db`;
+6. the de-identified labs CSV (the code path of `/research/export/labs.csv`) against
    `COPY (SELECT the same columns) TO STDOUT CSV`.
 """
 
@@ -187,6 +188,35 @@ def pages(user) -> None:
         row(f"{label}: kept vs the engine", f"{kept:.3f} s", f"{engine:.3f} s", kept / engine)
 
 
+def quickload(user) -> None:
+    """The cold pages with `QuickLoad.from_db` against the same with Django's `from_db`."""
+    from django.db.models import Model
+    from django.test import Client
+    from django.test.utils import override_settings
+
+    from registry.models.base import QuickLoad
+
+    quick = QuickLoad.__dict__["from_db"]
+    django_path = classmethod(
+        lambda cls, db, names, values: Model.from_db.__func__(cls, db, names, values)
+    )
+    client = Client()
+    client.force_login(user)
+    for label, path in (
+        ("/research/ dashboard", "/research/?phase=salvage&round=1"),
+        ("/research/report/", "/research/report/?phase=salvage&round=1"),
+        ("/api/v1/reports/cohort/", "/api/v1/reports/cohort/?phase=salvage&round=1"),
+    ):
+        times = {}
+        with override_settings(LUTETIA_RESULT_CACHE_SECONDS=0):
+            for name, how in (("quick", quick), ("django", django_path)):
+                QuickLoad.from_db = how
+                times[name] = best(lambda p=path: client.get(p), repeat=2)
+        QuickLoad.from_db = quick
+        row(f"{label} computed: QuickLoad vs Django's from_db", f"{times['quick']:.2f} s",
+            f"{times['django']:.2f} s", times["quick"] / times["django"])  # fmt: skip
+
+
 def labs_list(user) -> None:
     from django.test import Client, RequestFactory
     from django.test.utils import override_settings
@@ -307,7 +337,13 @@ def main() -> int:
         research.save()
         profile = StaffProfile.objects.create(user=research, role="research")
         profile.sites.set(Site.objects.all())
-    for name, measure in (("pages", pages), ("labs_list", labs_list), ("labs_csv", labs_csv)):
+    measures = (
+        ("pages", pages),
+        ("labs_list", labs_list),
+        ("quickload", quickload),
+        ("labs_csv", labs_csv),
+    )
+    for name, measure in measures:
         if name in only:
             measure(research)
 

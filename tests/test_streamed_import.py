@@ -194,3 +194,15 @@ def test_the_command_streams_from_standard_input(tmp_path, reference, monkeypatc
     out = io.StringIO()
     call_command("import_cohort", "-", stdout=out)
     assert f"{len(doc['patients'])} created" in out.getvalue()
+
+
+def test_a_job_whose_upload_is_gone_fails_and_says_so(tmp_path):
+    from registry.interchange.jobs import run_import_job
+
+    job = m.ImportJob.objects.create(upload_path=str(tmp_path / "deleted.json"))
+    run_import_job(job.pk)
+    job.refresh_from_db()
+    assert job.status == m.JobStatus.FAILED
+    assert job.errors == [
+        {"path": "$", "message": "The uploaded document is gone (deleted before the import ran)."}
+    ]
