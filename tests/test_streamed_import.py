@@ -206,3 +206,15 @@ def test_a_job_whose_upload_is_gone_fails_and_says_so(tmp_path):
     assert job.errors == [
         {"path": "$", "message": "The uploaded document is gone (deleted before the import ran)."}
     ]
+
+
+def test_a_document_without_patients_still_brings_its_sites_and_fields(tmp_path):
+    doc = {
+        "format": "lutetia-cohort/2",
+        "sites": [{"code": "NEW", "name": "New centre"}],
+        "fields": [{"code": "stage", "level": "patient", "type": "text", "label": "Stage"}],
+        "patients": [],
+    }
+    assert import_file(write(tmp_path, json.dumps(doc))).ok
+    assert m.Site.objects.get(code="NEW").name == "New centre"
+    assert m.CustomField.objects.filter(code="stage").exists()

@@ -100,6 +100,7 @@ def import_patients(
                 raise _ReadAgain
             if refusal := run.refusal():
                 raise _Refused(refusal)
+            run.finish()
             if run.touched:
                 schedule_recompute(run.touched)
     except _Refused as refused:
@@ -190,6 +191,13 @@ class _Run:
         """Refuse the document's sites beyond the user's reach (before any patient)."""
         if self.check_scope:
             self.out_of_scope |= scope_errors(self.by, {"sites": self.sites}, lock=True)
+
+    def finish(self) -> None:
+        """A valid document's sites and fields exist even if it has no patients."""
+        if not self.fields_written:
+            ensure_fields(self.checker.fields, by=self.by)
+            self.fields_written = True
+        self.site_ids |= ensure_sites(self.checker.sites, set())
 
     def batch(self, batch: list[tuple[int, Any]]) -> None:
         if self.check_scope:
