@@ -1,5 +1,6 @@
 """Lutetia's data model: raw clinical facts, one module per area, and derived results."""
 
+from registry.models import lookups  # noqa: F401 - registers `field__any`
 from registry.models.custom import CustomField, FieldType, Level
 from registry.models.events import (
     AdverseEvent,

@@ -208,13 +208,13 @@ def worst_grades_by_course(
     course_ids = [row.course_id for row in rows]
     patient_ids = {row.patient_id for row in rows}
     cycles: dict[int, list[CycleFact]] = defaultdict(list)
-    for course_id, day, gbq in Cycle.objects.filter(course_id__in=course_ids).values_list(
+    for course_id, day, gbq in Cycle.objects.filter(course_id__any=course_ids).values_list(
         "course_id", "date", "administered_gbq"
     ):
         cycles[course_id].append(CycleFact(day, gbq))
     labs: dict[int, list[LabFact]] = defaultdict(list)
     lab_rows = LabResult.objects.filter(
-        patient_id__in=patient_ids, analyte__in=ctcae.GRADED_ANALYTES
+        patient_id__any=list(patient_ids), analyte__in=ctcae.GRADED_ANALYTES
     ).values_list("patient_id", "date", "analyte", "value", "unit", "canonical_value", "lln", "uln")
     for patient_id, *fields in lab_rows:
         labs[patient_id].append(LabFact(*fields))

@@ -89,7 +89,7 @@ def platelet_weeks(cohort: Cohort) -> list[WeekSummary]:
     starts = {r.patient_id: r for r in rows}
     cycle_dates: dict[int, list] = defaultdict(list)
     for patient_id, day in (
-        Cycle.objects.filter(course_id__in=[r.course_id for r in rows])
+        Cycle.objects.filter(course_id__any=[r.course_id for r in rows])
         .order_by("date")
         .values_list("course__patient_id", "date")
     ):
