@@ -20,9 +20,8 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from dataclasses import field as dataclass_field
 from typing import Any
 
 from registry.interchange.facts import PatientFacts
@@ -60,15 +59,6 @@ def render_path(path: Path) -> str:
     for part in path:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out or "$"
-
-
-@dataclass
-class CheckedDocument:
-    errors: list[ImportError]
-    sites: dict[str, str]  # code -> name, as the document gives them
-    patients: list[PatientFacts]
-    version: int = 2
-    fields: list[Definition] = dataclass_field(default_factory=list)  # the document's `fields`
 
 
 def document_fields(
@@ -118,37 +108,19 @@ def document_fields(
     return found, errors
 
 
-def check_document(
-    doc: Any,
-    *,
-    validate: bool = True,
-    progress: Callable[[float], None] | None = None,
-    consume: bool = False,
-) -> CheckedDocument:
-    """Build every record of `doc` as unsaved instances, and (if `validate`) check them all.
+def check_document(doc: Any, *, validate: bool = True) -> list[ImportError]:
+    """Every error of `doc`, each with its JSON path; empty if it may be imported.
 
-    `validate=False` is for documents this code built itself (the demo
-    cohort): no schema and no model validation; lab values get their
-    canonical value from the same conversion `LabResult.clean` uses.
-    `consume=True` (a caller that read the document for this import alone)
-    lets each patient's JSON go once its records are built.
+    Its records are built and checked as an import would (`DocumentChecker`);
+    `validate=False` (documents this code built itself) skips the schema and
+    the models' validation.
     """
     if not isinstance(doc, dict) or not isinstance(doc.get("patients"), list):
-        fmt = version_of(doc)
-        schema_errors = list(_schema_errors(doc, fmt)) if validate else []
-        return CheckedDocument(_finish(schema_errors, []), {}, [], 1 if fmt == FORMAT_V1 else 2)
+        schema_errors = list(_schema_errors(doc, version_of(doc))) if validate else []
+        return _finish(schema_errors, [])
     checker = DocumentChecker(header_of(doc), validate=validate)
-    patients = doc["patients"]
-    total = len(patients)
-    step = max(total // 20, 1)
-    built: list[PatientFacts] = []
-    for i in range(total):
-        if progress and i % step == 0:
-            progress(i / total)
-        built += [facts for _, facts in checker.check([(i, patients[i])])]
-        if consume:
-            patients[i] = None
-    return CheckedDocument(checker.errors(), checker.sites, built, checker.version, checker.fields)
+    checker.check(enumerate(doc["patients"]))
+    return checker.errors()
 
 
 def header_of(doc: dict) -> dict:

@@ -18,7 +18,7 @@ what in `scope`, and the one definition of a patient's interchange form in
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ from registry.derive.planner import analyze
 from registry.interchange import importing
 from registry.interchange.build import ImportError, check_document, header_of
 from registry.interchange.facts import facts_to_dict, load_facts
-from registry.interchange.importing import ImportResult, import_patients
+from registry.interchange.importing import ImportResult, Progress, import_patients
 from registry.interchange.schema import FORMAT
 from registry.models import (
     AdverseEvent,
@@ -56,12 +56,10 @@ __all__ = [
     "validate_document",
 ]
 
-Progress = Callable[[float], None]
-
 
 def validate_document(doc: Any) -> list[ImportError]:
     """Every error in `doc`, each with its JSON path; empty if it may be imported."""
-    return check_document(doc).errors
+    return check_document(doc)
 
 
 def import_document(
@@ -85,7 +83,7 @@ def import_document(
     callers that parsed the document for this import alone.
     """
     if not isinstance(doc, dict) or not isinstance(doc.get("patients"), list):
-        return ImportResult(errors=check_document(doc, validate=validate).errors)
+        return ImportResult(errors=check_document(doc, validate=validate))
     patients = doc["patients"]
     total = len(patients)
     if progress:

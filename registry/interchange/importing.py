@@ -218,8 +218,7 @@ class _Run:
         if missing:
             self.site_ids |= ensure_sites(checker.sites, missing)
         version = checker.version
-        writer = ImportWriter(by=self.by, version=version)
-        writer.now = self.now
+        writer = ImportWriter(by=self.by, version=version, now=self.now)
         study_ids = [f.patient.study_id for _, f in built]
         stored = {
             f.patient.study_id: facts_to_dict(f, version=version)

@@ -126,10 +126,10 @@ def _scan_key(entry: tuple[Scan, list[LesionMeasurement]]) -> Hashable:
 class ImportWriter:
     """Collects the writes of one import, then runs them as a few bulk statements."""
 
-    def __init__(self, *, by=None, version: int = 2):
+    def __init__(self, *, by=None, version: int = 2, now=None):
         self.by = by
         self.version = version
-        self.now = timezone.now()
+        self.now = now or timezone.now()  # an import's batches share one time
         self.creates: dict[type[models.Model], list[models.Model]] = defaultdict(list)
         self.updates: dict[type[models.Model], list[models.Model]] = defaultdict(list)
         self.deletes: list[models.Model] = []  # children before their parents
