@@ -60,7 +60,7 @@ class Browser:
         for header in answer.headers.get_all("Set-Cookie") or []:
             name, _, rest = header.partition("=")
             self.cookies[name] = rest.split(";", 1)[0]
-        return answer.status, answer.read().decode(), answer.headers
+        return answer.status, answer.read().decode(errors="replace"), answer.headers
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -139,6 +139,18 @@ def _answers(port: int) -> bool:
         return False
 
 
+def _check_static_files(browser: Browser, page: str, body: str) -> None:
+    """Every script and style sheet a page links is served, by its hashed name."""
+    links = re.findall(r'(?:src|href)="(/static/[^"]+)"', body)
+    assert links, (page, "links no static file")
+    for link in links:
+        status, _, _ = browser.request(link)
+        assert status == 200, (page, link)
+        assert re.search(r"\.[0-9a-f]{12}\.", link), (page, link, "not a hashed name")
+    if page == "/research/":
+        assert any(link.startswith("/static/plotly/plotly.min.") for link in links), links
+
+
 def _check_the_served_app(base: str, log: Path) -> None:
     browser = Browser(base)
     status, body, _ = browser.request("/health/")
@@ -151,9 +163,10 @@ def _check_the_served_app(base: str, log: Path) -> None:
     fields = {"csrfmiddlewaretoken": token, "username": "admin", "password": PASSWORD}
     status, _, _ = browser.request("/accounts/login/", fields)
     assert status == 302, log.read_text()[-2000:]
-    for page in ("/", "/research/"):
+    for page in ("/", "/research/", "/api/v1/docs/"):
         status, body, _ = browser.request(page)
         assert status == 200, (page, body[:500])
+        _check_static_files(browser, page, body)
 
     api = Browser(base)
     sign_in = json.dumps({"username": "admin", "password": PASSWORD}).encode()
