@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import threading
 
+import psycopg
 import pytest
 from django.db import connection
 
 from registry import models
 from registry.research import exports
-from registry.research.exports import copying
+from registry.research.exports import copying, copystream
 from registry.research.exports.columns import write_number
 from tests import factories
 from tests.services import need_postgres
@@ -97,7 +99,7 @@ def test_the_database_writes_the_labs_csv_python_writes(labs, level, coverage):
     admin = factories.UserFactory(role="admin")
     scope = exports.export_options(admin, {"deid": level, "coverage": coverage}).scope()
     table = exports.tables_for(scope, ["labs"])[0]
-    copied = copying.stream_copy_csv(table, scope, exports.headers(table, scope))
+    copied = copystream.stream_copy_csv(table, scope, exports.headers(table, scope))
     assert copied is not None  # PostgreSQL and the labs table: the COPY path
     ours = b"".join(copied)
     theirs = python_csv(table, scope)
@@ -163,16 +165,17 @@ def same_as_python(ours: list[str], values: list[float], expected: list[float]) 
 def test_floats_are_written_as_python_writes_them(seed):
     need_postgres()
     values = floats(seed, 1500)
-    ours = database_texts(copying.float_text(copying.rounded("v.x", None)), values)
+    ours = database_texts(copying.python_repr(copying.rounded_text("(v.x)::text", None)), values)
     same_as_python(ours, values, [write_number(v, None) for v in values])
-    same_as_python(database_texts(copying.float_text("v.x"), values), values, values)
+    same_as_python(database_texts(copying.python_repr("(v.x)::text"), values), values, values)
 
 
 @pytest.mark.parametrize("decimals", [0, 1, 2, 3, 6])
 def test_rounding_to_decimals_is_half_away_from_zero_on_the_written_number(decimals):
     need_postgres()
     values = [abs(v) for v in floats(decimals, 800)]
-    ours = database_texts(copying.float_text(copying.rounded("v.x", decimals)), values)
+    written = copying.python_repr(copying.rounded_text("(v.x)::text", decimals))
+    ours = database_texts(written, values)
     same_as_python(ours, values, [write_number(v, decimals) for v in values])
 
 
@@ -201,7 +204,7 @@ def test_two_courses_starting_the_same_day_give_the_later_course_on_both_paths(l
     admin = factories.UserFactory(role="admin")
     scope = exports.export_options(admin, {"deid": "pseudonymised", "coverage": "registry"}).scope()
     table = exports.tables_for(scope, ["labs"])[0]
-    copied = b"".join(copying.stream_copy_csv(table, scope, exports.headers(table, scope)))
+    copied = b"".join(copystream.stream_copy_csv(table, scope, exports.headers(table, scope)))
     assert copied == python_csv(table, scope)
     newest = max(first.course_id, *later.values_list("course_id", flat=True))
     assert f",{newest},".encode() in copied
@@ -218,3 +221,104 @@ def test_patient_ids_too_large_for_arrays_leave_the_table_to_python(labs, monkey
         p.decode() if isinstance(p, bytes) else p for p in exports.stream_table_csv(table, scope)
     )
     assert streamed.encode() == python_csv(table, scope)
+
+
+# --- a large export over two connections ------------------------------------------
+
+
+def backends() -> int:
+    """Connections to the test database, counted from one of its own (the test's may be
+    busy with the export's COPY)."""
+    with psycopg.connect(**connection.get_connection_params()) as own:
+        return own.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            " AND pid <> pg_backend_pid()"
+        ).fetchone()[0]
+
+
+def in_another_connection(work) -> None:
+    """Run `work` in a thread, on the thread's own connection (committed at once)."""
+
+    def run():
+        try:
+            work()
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("level", ["shifted", "relative"])
+def test_a_split_export_is_the_file_one_copy_writes(labs, level, monkeypatch):
+    admin = factories.UserFactory(role="admin")
+    scope = exports.export_options(admin, {"deid": level, "coverage": "registry"}).scope()
+    table = exports.tables_for(scope, ["labs"])[0]
+    header = exports.headers(table, scope)
+    whole = copystream.stream_copy_csv(table, scope, header)
+    assert len(whole.statements) == 1  # fewer patients than SPLIT_FROM
+    monkeypatch.setattr(copystream, "SPLIT_FROM", 2)
+    split = copystream.stream_copy_csv(table, scope, header)
+    assert len(split.statements) == 2
+    before = backends()
+    ours = b"".join(split)
+    assert ours == b"".join(whole) == python_csv(table, scope)
+    assert split.rows == exports.table_queryset(table, scope).count()
+    assert backends() == before  # the second connection is closed
+
+
+@pytest.mark.django_db(transaction=True)
+def test_both_halves_read_one_snapshot(labs, monkeypatch):
+    """A lab written after the export began is in neither half, even in the half whose
+    COPY starts after the write."""
+    monkeypatch.setattr(copystream, "SPLIT_FROM", 2)
+    monkeypatch.setattr(copystream, "BLOCK", 1)  # a block a row: the export pauses at each
+    gate = threading.Event()
+    run = copystream._SecondHalf.run
+
+    def after_the_write(half):
+        assert gate.wait(30)
+        run(half)
+
+    monkeypatch.setattr(copystream._SecondHalf, "run", after_the_write)
+    admin = factories.UserFactory(role="admin")
+    scope = exports.export_options(admin, {"deid": "pseudonymised", "coverage": "registry"}).scope()
+    table = exports.tables_for(scope, ["labs"])[0]
+    expected = python_csv(table, scope)
+    blocks = iter(copystream.stream_copy_csv(table, scope, exports.headers(table, scope)))
+    last = models.Patient.objects.order_by("-pk").first()
+    read = [next(blocks), next(blocks)]  # the header and the first row: both COPYs run
+    in_another_connection(
+        lambda: factories.LabFactory(patient=last, analyte="hemoglobin", value=9.5, unit="g/dL")
+    )
+    gate.set()
+    read += list(blocks)
+    assert python_csv(table, scope) != expected  # the lab is there, after the export
+    assert b"".join(read) == expected
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_abandoned_split_export_closes_its_second_connection(labs, monkeypatch):
+    monkeypatch.setattr(copystream, "SPLIT_FROM", 2)
+    monkeypatch.setattr(copystream, "BLOCK", 1)
+    admin = factories.UserFactory(role="admin")
+    scope = exports.export_options(admin, {"coverage": "registry"}).scope()
+    table = exports.tables_for(scope, ["labs"])[0]
+    before = backends()
+    blocks = iter(copystream.stream_copy_csv(table, scope, exports.headers(table, scope)))
+    next(blocks), next(blocks)
+    assert backends() == before + 1
+    blocks.close()  # a client that went away
+    assert backends() == before
+
+
+def test_an_export_inside_a_transaction_is_not_split(labs, monkeypatch):
+    monkeypatch.setattr(copystream, "SPLIT_FROM", 2)
+    admin = factories.UserFactory(role="admin")
+    scope = exports.export_options(admin, {"coverage": "registry"}).scope()
+    table = exports.tables_for(scope, ["labs"])[0]
+    copied = copystream.stream_copy_csv(table, scope, exports.headers(table, scope))
+    assert len(copied.statements) == 1  # a second connection would not see this test's rows
+    assert b"".join(copied) == python_csv(table, scope)

@@ -5,7 +5,8 @@
 exported (a `Table` of `Column`s each, their data dictionary, and how their
 rows are read through the scope), `writers` writes them (streamed CSV, a ZIP
 of CSVs with README.txt and load.R, XLSX), `copying` has PostgreSQL format
-the labs CSV (the same bytes, by COPY), `statfiles` the `.sav`/`.dta`
+the labs CSV (the same bytes, by COPY) and `copystream` runs it (a large export
+over two connections in one snapshot), `statfiles` the `.sav`/`.dta`
 files, `readme` the README and the R loader, and `jobs` builds background
 exports in a worker and purges old files. The names below are the package's
 public face, used by the research pages and the tasks.

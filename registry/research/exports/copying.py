@@ -24,14 +24,12 @@ take this path, and only on PostgreSQL; anything else is written by Python.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import F
 
 from registry.clinical.units import CANONICAL_UNIT
@@ -60,8 +58,8 @@ def literal(text: str) -> str:
     return f"E'{escaped}'"
 
 
-def float_text(x: str, text: str | None = None) -> str:
-    """SQL for a float8 written as Python's `repr` writes it (`text`: x's ::text, if staged).
+def python_repr(t: str) -> str:
+    """SQL for a float8 written as Python's `repr` writes it, from its ::text `t`.
 
     PostgreSQL's shortest form (extra_float_digits = 1) has the same digits;
     it differs in `100` for `100.0`, in `NaN`/`Infinity`, and in writing
@@ -71,35 +69,37 @@ def float_text(x: str, text: str | None = None) -> str:
     Python's `9.28606317192e+18`): the same float, read back by anything. No lab
     value comes near (the plausibility limits, CLINICAL.md §6).
     """
-    t = text or f"({x})::text"
     return (
         # The common case first: a decimal point and no exponent, as it is.
         f"CASE WHEN strpos({t}, '.') > 0 AND strpos({t}, 'e') = 0 THEN {t} "
         f"WHEN {t} IN ('NaN', 'Infinity', '-Infinity') "
         f"THEN CASE {t} WHEN 'NaN' THEN 'nan' WHEN 'Infinity' THEN 'inf' ELSE '-inf' END "
         f"WHEN strpos({t}, 'e') = 0 THEN {t} || '.0' "
-        f"WHEN abs({x}) >= 1e15 AND abs({x}) < 1e16 THEN ({t})::numeric::text || "
+        f"WHEN abs(({t})::float8) >= 1e15 AND abs(({t})::float8) < 1e16 "
+        f"THEN ({t})::numeric::text || "
         f"CASE WHEN strpos(({t})::numeric::text, '.') = 0 THEN '.0' ELSE '' END "
         f"ELSE {t} END"
     )
 
 
-def rounded(x: str, decimals: str | int | None) -> str:
-    """SQL for `write_number(x, decimals)`: to `decimals` places, or 12 significant digits.
+def rounded_text(t: str, decimals: str | int | None) -> str:
+    """SQL for the ::text of `write_number(x, decimals)` from x's ::text `t`: to
+    `decimals` places, or 12 significant digits.
 
-    A number already that short is left as it is, without numeric: so are zero (and
-    -0.0), NaN and infinities, as Python leaves them. Negative numbers rounding to
-    zero would lose their sign here (numeric has no -0): the lab table holds none
-    (its check constraints).
+    A number already that short keeps its text, without numeric: so are zero (and
+    -0.0), NaN and infinities, as Python leaves them. So the common case converts
+    no float to text but the one `t` is (each conversion is a shortest-decimal
+    search, ~20M of them in a 4M-row export). Negative numbers rounding to zero
+    would lose their sign here (numeric has no -0): the lab table holds none (its
+    check constraints).
     """
-    t = f"({x})::text"
     n = f"({t})::numeric"
     if decimals is not None:
         short = (
             f"strpos({t}, 'e') = 0 AND "
             f"(strpos({t}, '.') = 0 OR char_length({t}) - strpos({t}, '.') <= {decimals})"
         )
-        return f"CASE WHEN {short} THEN {x} ELSE round({n}, {decimals})::float8 END"
+        return f"CASE WHEN {short} THEN {t} ELSE (round({n}, {decimals})::float8)::text END"
     # Twelve digits or fewer in the shortest form (at most 13 characters): as it is.
     # Else round at the 12th digit: the decimal exponent from log10, corrected where
     # the logarithm's own rounding lands on the wrong side of a power of ten.
@@ -109,8 +109,8 @@ def rounded(x: str, decimals: str | int | None) -> str:
         f"WHEN abs({n}) < 10::numeric ^ {e} THEN {e} - 1 ELSE {e} END)"
     )
     return (
-        f"CASE WHEN char_length({t}) <= {SIGNIFICANT_DIGITS + 1} THEN {x} "
-        f"ELSE round({n}, {SIGNIFICANT_DIGITS - 1} - {exponent})::float8 END"
+        f"CASE WHEN char_length({t}) <= {SIGNIFICANT_DIGITS + 1} THEN {t} "
+        f"ELSE (round({n}, {SIGNIFICANT_DIGITS - 1} - {exponent})::float8)::text END"
     )
 
 
@@ -145,6 +145,7 @@ class Context:
     params: list = field(default_factory=list)
     casts: list[str] = field(default_factory=list)
     stages: dict[int, list[tuple[str, str]]] = field(default_factory=dict)
+    numbers: dict[tuple[str, str | int | None], str] = field(default_factory=dict)
     count: int = 0
 
     def param(self, value, cast: str) -> str:
@@ -162,9 +163,17 @@ class Context:
         return name
 
     def number(self, x: str, decimals: str | int | None = None, *, level: int = 1) -> str:
-        """The cell of a float column: rounded as `write_number`, written as `repr`."""
-        value = self.let(rounded(x, decimals), level)
-        return float_text(value, self.let(f"({value})::text", level + 1))
+        """The cell of a float column: rounded as `write_number`, written as `repr`.
+        Each (column, decimals) is converted and rounded once a row, however many
+        cells show it (a limit as entered and the limit used)."""
+        if (x, decimals) not in self.numbers:
+            text = self.let(f"({x})::text", level)
+            self.numbers[x, decimals] = self.text_number(text, decimals, level=level + 1)
+        return self.numbers[x, decimals]
+
+    def text_number(self, text: str, decimals: str | int | None, *, level: int) -> str:
+        """`number` of a float given as its ::text (staged at a lower level)."""
+        return python_repr(self.let(rounded_text(text, decimals), level))
 
     def source(self, inner_sql: str) -> str:
         """The FROM of the cells: the inner query, its values, then each level's stage."""
@@ -276,8 +285,9 @@ def _lab_cells(ctx: Context) -> dict[str, Callable[[], str]]:
         places = {a: canonical_decimals(a) for a in Analyte.values}
         decimals = ctx.let(f"({ctx.param(json.dumps(places), 'jsonb')} ->> {analyte})::int", 1)
         # As the Python path: to the unit's decimals, then (as every float) to 12 digits.
-        to_places = ctx.let(rounded(ctx.col("canonical_value"), decimals), 2)
-        return ctx.number(to_places, level=3)
+        text = ctx.let(f"({ctx.col('canonical_value')})::text", 1)
+        to_places = ctx.let(rounded_text(text, decimals), 2)
+        return ctx.text_number(to_places, None, level=3)
 
     def canonical_unit() -> str:
         unit_of = f"{ctx.param(json.dumps(CANONICAL_UNIT), 'jsonb')} ->> {analyte}"
@@ -357,6 +367,17 @@ def window_course_cell(ctx: Context, windows, date: str, patient: str) -> str:
 def copy_sql(table: Table, scope: ExportScope) -> tuple[str, list] | None:
     """The COPY statement of the table's CSV body and its parameters, or None where the
     table or the database is not one this module formats."""
+    statements = copy_statements(table, scope)
+    return None if statements is None else statements[0]
+
+
+def copy_statements(
+    table: Table, scope: ExportScope, split_at: int | None = None
+) -> list[tuple[str, list]] | None:
+    """The table's COPY statements and their parameters: one, or with `split_at` (a
+    patient id) two, the rows of the patients before it and those from it on, in order
+    (the table is ordered by patient id first). None where the table or the database is
+    not one this module formats."""
     if connection.vendor != "postgresql" or table.name not in FORMATTERS:
         return None
     # The arrays below are as long as the largest patient id: check it before any.
@@ -368,8 +389,6 @@ def copy_sql(table: Table, scope: ExportScope) -> tuple[str, list] | None:
     # The window course from arrays, not from a lookup per row (~1.4 s of 1.4M labs).
     paths = [p for p in table.paths(scope) if windows is None or p != "window_course_id"]
     alias = {path: f"c{i}" for i, path in enumerate(paths)}
-    inner = table.rows(scope).values(**{alias[p]: F(p) for p in paths})
-    inner_sql, inner_params = inner.query.sql_with_params()
     ctx = Context(alias, patient_ids)
     derived = FORMATTERS[table.name](ctx)
     if windows is not None:
@@ -386,55 +405,19 @@ def copy_sql(table: Table, scope: ExportScope) -> tuple[str, list] | None:
             cells.append(derived[col.name]())
         else:
             cells.append(generic_cell(ctx, col, scope, table.patient_path))
-    # One row of values joined to every row, stages that add columns: the inner
-    # query's order is kept.
-    body = f"SELECT {', '.join(cells)} FROM ({ctx.source(inner_sql)}) AS cells"
-    return f"COPY ({body}) TO STDOUT WITH (FORMAT csv)", [*ctx.params, *inner_params]
-
-
-class CopiedCsv:
-    """The table's CSV as blocks of bytes (the header, then what PostgreSQL formats),
-    counting its rows: PostgreSQL sends one message per row."""
-
-    BLOCK = 256 * 1024
-
-    def __init__(self, sql: str, params: list, header: list[str]):
-        self.sql, self.params, self.header = sql, params, header
-        self.rows = 0
-        self.rows_in_last_block = 0
-
-    def __iter__(self) -> Iterator[bytes]:
-        line = io.StringIO()
-        csv.writer(line).writerow(self.header)
-        yield line.getvalue().encode()
-        self.rows_in_last_block = 0
-        with transaction.atomic(), connection.cursor() as cursor:
-            # The float form the cells are written for, whatever the server's default.
-            # No JIT: compiling the cells' expressions took 31 s of a 1.4M-row export.
-            cursor.execute("SET LOCAL extra_float_digits = 1")
-            cursor.execute("SET LOCAL DateStyle = 'ISO, YMD'")
-            cursor.execute("SET LOCAL jit = off")
-            with cursor.cursor.copy(self.sql, self.params) as copy:
-                block: list[bytes] = []
-                size = 0
-                for data in copy:
-                    block.append(bytes(data))
-                    size += len(data)
-                    if size >= self.BLOCK:
-                        yield self._flush(block)
-                        block, size = [], 0
-                if block:
-                    yield self._flush(block)
-
-    def _flush(self, block: list[bytes]) -> bytes:
-        self.rows += len(block)
-        self.rows_in_last_block = len(block)
-        return b"".join(block).replace(b"\n", b"\r\n")
-
-
-def stream_copy_csv(table: Table, scope: ExportScope, header: list[str]) -> CopiedCsv | None:
-    """The table's CSV formatted by PostgreSQL, or None where Python must write it."""
-    statement = copy_sql(table, scope)
-    if statement is None:
-        return None
-    return CopiedCsv(*statement, header)
+    rows = table.rows(scope)
+    parts = [rows] if split_at is None else [
+        rows.filter(**{f"{table.patient_path}__lt": split_at}),
+        rows.filter(**{f"{table.patient_path}__gte": split_at}),
+    ]  # fmt: skip
+    statements = []
+    for part in parts:
+        inner = part.values(**{alias[p]: F(p) for p in paths})
+        inner_sql, inner_params = inner.query.sql_with_params()
+        # One row of values joined to every row, stages that add columns: the inner
+        # query's order is kept.
+        body = f"SELECT {', '.join(cells)} FROM ({ctx.source(inner_sql)}) AS cells"
+        statements.append(
+            (f"COPY ({body}) TO STDOUT WITH (FORMAT csv)", [*ctx.params, *inner_params])
+        )
+    return statements

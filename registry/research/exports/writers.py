@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from registry.research.exports.columns import XLSX_MAX_ROWS, Table, csv_cell
-from registry.research.exports.copying import stream_copy_csv
+from registry.research.exports.copystream import stream_copy_csv
 from registry.research.exports.readme import load_r, readme_lines
 from registry.research.exports.scope import ExportScope
 from registry.research.exports.statfiles import write_dta, write_sav
