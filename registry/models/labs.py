@@ -30,7 +30,11 @@ ANALYTES = frozenset(Analyte.values)
 class LabResult(ClinicalRecord):
     """One lab value, kept as entered and in its analyte's canonical unit (§6)."""
 
-    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="labs")
+    # No index of its own: lab_patient_date starts with the patient (one index fewer for
+    # every lab row an import writes).
+    patient = models.ForeignKey(
+        Patient, on_delete=models.CASCADE, related_name="labs", db_index=False
+    )
     date = models.DateField()
     analyte = models.CharField(max_length=16, choices=Analyte.choices)
     value = models.FloatField()
@@ -51,6 +55,15 @@ class LabResult(ClinicalRecord):
             models.Index(fields=["patient", "date"], name="lab_patient_date"),
             # The API's list order (api.views.facts): pages without a sort of every lab.
             models.Index(fields=["date", "analyte", "id"], name="lab_list_order"),
+            # The dashboard's platelet time course: each cohort patient's platelets near
+            # its cycles, read from the index alone (a tenth of the labs; at 30,000
+            # patients 0.52 -> 0.13 s in PostgreSQL, which read every lab of each patient).
+            models.Index(
+                fields=["patient", "date"],
+                include=["canonical_value"],
+                condition=models.Q(analyte="platelets"),
+                name="lab_platelets",
+            ),
         ]
         constraints = [
             models.CheckConstraint(condition=models.Q(value__gte=0), name="lab_value_not_negative"),
