@@ -26,17 +26,24 @@ from pathlib import Path
 from typing import TypeVar
 
 from registry.access import role_of, visible_sites
+from registry.collector import collection_paused
 from registry.derive.version import data_version, kept, result_key
 
 T = TypeVar("T")
 
 
 def memoised(request, name: str, compute: Callable[[], T]) -> T:
-    """`compute()`, or its answer to the same question on the same data and scope."""
+    """`compute()`, or its answer to the same question on the same data and scope.
+    Computed with Python's garbage collector paused (`collector`)."""
+
+    def paused() -> T:
+        with collection_paused():
+            return compute()
+
     version = data_version()
     if version is None:
-        return compute()
-    return kept(memo_key(request, name, version), compute)
+        return paused()
+    return kept(memo_key(request, name, version), paused)
 
 
 def memo_key(request, name: str, version: str) -> str:
