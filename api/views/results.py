@@ -22,6 +22,7 @@ from api.schemas import (
 )
 from api.views.base import RegistryAPIMixin
 from registry.clinical.survival import CONF_TYPES
+from registry.collector import collection_paused
 from registry.derive.outcomes import ENDPOINTS
 from registry.models import Criteria, Phase, PrimarySite, WhoGrade
 from registry.research.analyses import survival_analysis
@@ -202,7 +203,8 @@ class CoxView(RegistryAPIMixin, APIView):
     def get(self, request):
         model = parse_cox_params(request.query_params)
         cohort = CohortFilter.from_params(request.query_params, allowed=COX_PARAMS)
-        return _answer(cox_analysis(Cohort(request.user, cohort), **model))
+        with collection_paused():
+            return _answer(cox_analysis(Cohort(request.user, cohort), **model))
 
 
 class CumulativeIncidenceView(RegistryAPIMixin, APIView):
@@ -222,4 +224,5 @@ class CumulativeIncidenceView(RegistryAPIMixin, APIView):
         cohort = CohortFilter.from_params(params, allowed=INCIDENCE_PARAMS)
         if cohort.endpoint != "ttp":
             raise ValidationError({"endpoint": ["Only `ttp`: progression, death competing."]})
-        return _answer(cumulative_incidence(Cohort(request.user, cohort)))
+        with collection_paused():
+            return _answer(cumulative_incidence(Cohort(request.user, cohort)))

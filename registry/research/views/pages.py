@@ -22,6 +22,7 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_GET
 
 from registry.access import role_of, visible_sites
+from registry.collector import collection_paused
 from registry.models import AdverseEventCategory, Criteria, Phase, PrimarySite
 from registry.research import figure_data, figures, model_figures
 from registry.research.analyses import survival_analysis
@@ -62,13 +63,15 @@ EXPORT_PARAMS = frozenset(
 
 
 def research_page(view):
-    """Any signed-in member of staff (research, clinician, admin); strangers get a 403."""
+    """Any signed-in member of staff (research, clinician, admin); strangers get a 403.
+    The page is made with the garbage collector paused (`registry.collector`)."""
 
     @functools.wraps(view)
     def wrapped(request: HttpRequest, *args, **kwargs):
         if role_of(request.user) is None:
             raise PermissionDenied("You have no role in the registry.")
-        return view(request, *args, **kwargs)
+        with collection_paused():
+            return view(request, *args, **kwargs)
 
     return wrapped
 
