@@ -1,10 +1,11 @@
 """Issue 17's table at cohort scale: every row a ratio against a baseline measured in this run.
 
 Run: .venv/bin/python bench/bench_scale.py [--patients 30000] [--seed 1] [--reuse]
-     [--only pages,labs_list,quickload,labs_csv]
+     [--only pages,labs_list,quickload,labs_csv,recompute]
 
 `--reuse` keeps the `lutetia_bench_scale` an earlier run built (rows 1 and 2, which
-build it, are then not measured); `--only` measures only the later rows named.
+build it, are then not measured, but `--only recompute` measures row 2 again: derived
+rows emptied, a second run, then `--jobs 2`); `--only` measures only the later rows named.
 
 Needs PostgreSQL (BENCH_POSTGRES, default postgres://postgres@127.0.0.1:5432) and Redis
 (BENCH_REDIS, default redis://127.0.0.1:6379/13, flushed). A fresh database
@@ -107,7 +108,7 @@ def copy_out(tables: list[str]) -> float:
     return best(work)
 
 
-def recompute_vs_copy() -> None:
+def recompute_vs_copy(jobs: int = 1, label: str = "recompute --all") -> None:
     from django.core.management import call_command
 
     from registry import models
@@ -130,15 +131,38 @@ def recompute_vs_copy() -> None:
     ]
     baseline = copy_out(tables)
     started = time.perf_counter()
-    call_command("recompute", "--all", stdout=open(os.devnull, "w"))  # noqa: SIM115
+    options = ["--jobs", str(jobs)] if jobs > 1 else []
+    call_command("recompute", "--all", *options, stdout=open(os.devnull, "w"))  # noqa: SIM115
     seconds = time.perf_counter() - started
     n = models.Patient.objects.count()
     row(
-        "recompute --all vs COPY of its input tables",
+        f"{label} vs COPY of its input tables",
         f"{seconds:.1f} s ({n / seconds:,.0f} patients/s)",
         f"{baseline:.2f} s",
         seconds / baseline,
     )
+
+
+def recompute_again() -> None:
+    """(`--reuse --only recompute`) Row 2 on a kept database: the derived rows emptied
+    first, as after an import; then a second run over rows already right; then the
+    first again with `--jobs 2`."""
+    from django.db import connection
+
+    from registry import models
+
+    def empty() -> None:
+        tables = [m._meta.db_table for m in (models.TimePointResponse, models.CourseOutcome)]
+        with connection.cursor() as cursor:
+            cursor.execute(f"TRUNCATE {', '.join(tables)}")
+            cursor.execute(f"VACUUM ANALYZE {', '.join(tables)}")
+        connection.close()  # --jobs forks: no connection is shared with the children
+
+    empty()
+    recompute_vs_copy()
+    recompute_vs_copy(label="recompute --all again (nothing changed)")
+    empty()
+    recompute_vs_copy(jobs=2, label="recompute --all --jobs 2")
 
 
 def engine_time() -> float:
@@ -343,6 +367,8 @@ def main() -> int:
         ("quickload", quickload),
         ("labs_csv", labs_csv),
     )
+    if args.reuse and "recompute" in only:
+        recompute_again()
     for name, measure in measures:
         if name in only:
             measure(research)

@@ -34,6 +34,7 @@ from registry.clinical.timeline import CourseOutcome as EngineCourseOutcome
 from registry.clinical.timeline import PatientOutcome, evaluate_patient
 from registry.collector import collection_paused
 from registry.derive.loading import LoadedPatient, load_patient, load_patients
+from registry.derive.upsert import upsert
 from registry.derive.version import data_changed
 from registry.models import Course, CourseOutcome, PatientState, Scan, TimePointResponse
 
@@ -278,9 +279,9 @@ def _replace_derived_rows(
     Upserting keeps the rows' ids, so a second run with the same facts
     changes nothing at all.
     """
-    CourseOutcome.objects.bulk_create(
+    upsert(
+        CourseOutcome,
         course_rows,
-        update_conflicts=True,
         unique_fields=["course"],
         update_fields=COURSE_FIELDS,
         batch_size=UPSERT_BATCH,
@@ -288,16 +289,22 @@ def _replace_derived_rows(
     CourseOutcome.objects.filter(patient_id__in=patient_ids).exclude(
         course_id__in=[row.course_id for row in course_rows]
     ).delete()
-    saved = TimePointResponse.objects.bulk_create(
+    upsert(
+        TimePointResponse,
         point_rows,
-        update_conflicts=True,
         unique_fields=["course", "scan", "criteria"],
         update_fields=POINT_FIELDS,
         batch_size=UPSERT_BATCH,
     )
-    TimePointResponse.objects.filter(course__patient_id__in=patient_ids).exclude(
-        pk__in=[row.pk for row in saved]
-    ).delete()
+    derived = {(p.course_id, p.scan_id, p.criteria) for p in point_rows}
+    stored = TimePointResponse.objects.filter(course__patient_id__in=patient_ids)
+    gone = [
+        pk
+        for pk, *key in stored.values_list("pk", "course_id", "scan_id", "criteria")
+        if tuple(key) not in derived
+    ]
+    if gone:
+        TimePointResponse.objects.filter(pk__in=gone).delete()
 
 
 # Rows per INSERT of an upsert (a batch of 200 patients has ~5,000 time points).
