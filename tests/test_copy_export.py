@@ -258,12 +258,12 @@ def test_a_split_export_is_the_file_one_copy_writes(labs, level, monkeypatch):
     table = exports.tables_for(scope, ["labs"])[0]
     header = exports.headers(table, scope)
     whole = copystream.stream_copy_csv(table, scope, header)
-    assert len(whole.statements) == 1  # fewer patients than SPLIT_FROM
+    assert whole.halves is None  # fewer patients than SPLIT_FROM
     monkeypatch.setattr(copystream, "SPLIT_FROM", 2)
     split = copystream.stream_copy_csv(table, scope, header)
-    assert len(split.statements) == 2
     before = backends()
     ours = b"".join(split)
+    assert split.read_in_halves
     assert ours == b"".join(whole) == python_csv(table, scope)
     assert split.rows == exports.table_queryset(table, scope).count()
     assert backends() == before  # the second connection is closed
@@ -320,5 +320,14 @@ def test_an_export_inside_a_transaction_is_not_split(labs, monkeypatch):
     scope = exports.export_options(admin, {"coverage": "registry"}).scope()
     table = exports.tables_for(scope, ["labs"])[0]
     copied = copystream.stream_copy_csv(table, scope, exports.headers(table, scope))
-    assert len(copied.statements) == 1  # a second connection would not see this test's rows
+    assert copied.halves is not None
     assert b"".join(copied) == python_csv(table, scope)
+    assert not copied.read_in_halves  # a second connection would not see this test's rows
+
+
+def test_only_a_table_in_patient_id_order_may_be_split(labs):
+    admin = factories.UserFactory(role="admin")
+    scope = exports.export_options(admin, {"coverage": "registry"}).scope()
+    assert copystream.ordered_by_patient(exports.TABLES["labs"], scope)
+    assert not copystream.ordered_by_patient(exports.TABLES["cycles"], scope)  # by study ID
+    assert not copystream.ordered_by_patient(exports.TABLES["sites"], scope)  # no patient

@@ -11,6 +11,7 @@ FROM`): a second run with the same facts writes nothing at all.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Sequence
 
 from django.db import connection, models
@@ -41,7 +42,9 @@ def upsert(
     fields = [meta.get_field(name) for name in [*unique_fields, *update_fields]]
     columns = ", ".join(quote(f.column) for f in fields)
     attnames = [f.attname for f in fields]
-    table, staged = quote(meta.db_table), quote(f"upsert_{meta.db_table}")
+    # Named after its columns: a connection that outlives a migration makes a new one.
+    digest = zlib.crc32(columns.encode())
+    table, staged = quote(meta.db_table), quote(f"upsert_{meta.db_table}_{digest:08x}")
     keys = ", ".join(quote(f.column) for f in fields[: len(unique_fields)])
     updated = [quote(f.column) for f in fields[len(unique_fields) :]]
     assignments = ", ".join(f"{c} = EXCLUDED.{c}" for c in updated)

@@ -374,10 +374,11 @@ def copy_sql(table: Table, scope: ExportScope) -> tuple[str, list] | None:
 def copy_statements(
     table: Table, scope: ExportScope, split_at: int | None = None
 ) -> list[tuple[str, list]] | None:
-    """The table's COPY statements and their parameters: one, or with `split_at` (a
-    patient id) two, the rows of the patients before it and those from it on, in order
-    (the table is ordered by patient id first). None where the table or the database is
-    not one this module formats."""
+    """The table's COPY statements and their parameters: the whole table, and with
+    `split_at` (a patient id) its two halves, the rows of the patients before it and
+    those from it on. None where the table or the database is not one this module
+    formats. The halves are in the table's order only where it is ordered by patient
+    id first (`copystream.ordered_by_patient`)."""
     if connection.vendor != "postgresql" or table.name not in FORMATTERS:
         return None
     # The arrays below are as long as the largest patient id: check it before any.
@@ -407,6 +408,7 @@ def copy_statements(
             cells.append(generic_cell(ctx, col, scope, table.patient_path))
     rows = table.rows(scope)
     parts = [rows] if split_at is None else [
+        rows,
         rows.filter(**{f"{table.patient_path}__lt": split_at}),
         rows.filter(**{f"{table.patient_path}__gte": split_at}),
     ]  # fmt: skip

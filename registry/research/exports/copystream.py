@@ -11,9 +11,10 @@ and exports its snapshot (`pg_export_snapshot`), which the second transaction
 takes (`SET TRANSACTION SNAPSHOT`), as `pg_dump --jobs` does. So the file is the
 one a single COPY writes, byte for byte.
 
-Not split: small exports (fewer than `SPLIT_FROM` patients), and any export run
-inside a transaction already open (a test's, or an atomic request's): the
-second connection would not see what that transaction wrote.
+Not split: small exports (fewer than `SPLIT_FROM` patients), tables not ordered by
+patient id first, and any export read inside a transaction already open (a test's,
+or an atomic request's): the second connection would not see what that transaction
+wrote, so the whole table is read in one COPY instead.
 """
 
 from __future__ import annotations
@@ -106,29 +107,37 @@ class _SecondHalf(threading.Thread):
 
 class CopiedCsv:
     """The table's CSV as blocks of bytes (the header, then what PostgreSQL formats),
-    counting its rows."""
+    counting its rows. `halves`, where given, are read at once over two connections
+    unless the reading happens inside an open transaction (`whole` is read then)."""
 
-    def __init__(self, statements: list[tuple[str, list]], header: list[str]):
-        self.statements, self.header = statements, header
+    def __init__(
+        self,
+        whole: tuple[str, list],
+        header: list[str],
+        halves: tuple[tuple[str, list], tuple[str, list]] | None = None,
+    ):
+        self.whole, self.halves, self.header = whole, halves, header
         self.rows = 0
         self.rows_in_last_block = 0
+        self.read_in_halves = False
 
     def __iter__(self) -> Iterator[bytes]:
         line = io.StringIO()
         csv.writer(line).writerow(self.header)
         yield line.getvalue().encode()
         self.rows_in_last_block = 0
-        first, *rest = self.statements
+        self.read_in_halves = self.halves is not None and not connection.in_atomic_block
+        first, rest = self.halves if self.read_in_halves else (self.whole, None)
         with transaction.atomic(), connection.cursor() as cursor:
             second = None
-            if rest:
+            if rest is not None:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             for setting in SETTINGS:
                 cursor.execute(setting)
             try:
-                if rest:
+                if rest is not None:
                     cursor.execute("SELECT pg_export_snapshot()")
-                    second = _SecondHalf(rest[0], cursor.fetchone()[0])
+                    second = _SecondHalf(rest, cursor.fetchone()[0])
                     second.start()
                 with cursor.cursor.copy(*first) as copy:
                     yield from self._counted(_blocks(copy))
@@ -145,17 +154,24 @@ class CopiedCsv:
             yield data
 
 
+def ordered_by_patient(table: Table, scope: ExportScope) -> bool:
+    """Whether the table's rows come in patient id order first (its halves then follow
+    each other in the table's order)."""
+    order = table.rows(scope).query.order_by
+    return bool(table.patient_path) and tuple(order[:1]) == (table.patient_path,)
+
+
 def split_point(scope: ExportScope) -> int | None:
-    """The patient id that halves a large export's patients, or None to read it in one:
-    a small export, or one inside a transaction a second connection cannot see into."""
-    if connection.in_atomic_block:
-        return None
+    """The patient id that halves a large export's patients; None for a small one."""
     ids = sorted(scope.patients.values_list("pk", flat=True))
     return ids[len(ids) // 2] if len(ids) >= SPLIT_FROM else None
 
 
 def stream_copy_csv(table: Table, scope: ExportScope, header: list[str]) -> CopiedCsv | None:
     """The table's CSV formatted by PostgreSQL, or None where Python must write it."""
-    middle = split_point(scope) if table.patient_path else None
+    middle = split_point(scope) if ordered_by_patient(table, scope) else None
     statements = copy_statements(table, scope, split_at=middle)
-    return None if statements is None else CopiedCsv(statements, header)
+    if statements is None:
+        return None
+    whole, *halves = statements
+    return CopiedCsv(whole, header, (halves[0], halves[1]) if halves else None)
