@@ -372,13 +372,13 @@ def copy_sql(table: Table, scope: ExportScope) -> tuple[str, list] | None:
 
 
 def copy_statements(
-    table: Table, scope: ExportScope, split_at: int | None = None
+    table: Table, scope: ExportScope, split_from: int | None = None
 ) -> list[tuple[str, list]] | None:
-    """The table's COPY statements and their parameters: the whole table, and with
-    `split_at` (a patient id) its two halves, the rows of the patients before it and
-    those from it on. None where the table or the database is not one this module
-    formats. The halves are in the table's order only where it is ordered by patient
-    id first (`copystream.ordered_by_patient`)."""
+    """The table's COPY statements and their parameters: the whole table, and for an
+    export of at least `split_from` patients its two halves, the rows of the patients
+    before the median patient id and those from it on. None where the table or the
+    database is not one this module formats. The halves are in the table's order only
+    where it is ordered by patient id first (`copystream.ordered_by_patient`)."""
     if connection.vendor != "postgresql" or table.name not in FORMATTERS:
         return None
     # The arrays below are as long as the largest patient id: check it before any.
@@ -407,6 +407,9 @@ def copy_statements(
         else:
             cells.append(generic_cell(ctx, col, scope, table.patient_path))
     rows = table.rows(scope)
+    split_at = None
+    if split_from is not None and len(patient_ids) >= split_from:
+        split_at = sorted(patient_ids)[len(patient_ids) // 2]
     parts = [rows] if split_at is None else [
         rows,
         rows.filter(**{f"{table.patient_path}__lt": split_at}),

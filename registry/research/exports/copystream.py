@@ -161,16 +161,10 @@ def ordered_by_patient(table: Table, scope: ExportScope) -> bool:
     return bool(table.patient_path) and tuple(order[:1]) == (table.patient_path,)
 
 
-def split_point(scope: ExportScope) -> int | None:
-    """The patient id that halves a large export's patients; None for a small one."""
-    ids = sorted(scope.patients.values_list("pk", flat=True))
-    return ids[len(ids) // 2] if len(ids) >= SPLIT_FROM else None
-
-
 def stream_copy_csv(table: Table, scope: ExportScope, header: list[str]) -> CopiedCsv | None:
     """The table's CSV formatted by PostgreSQL, or None where Python must write it."""
-    middle = split_point(scope) if ordered_by_patient(table, scope) else None
-    statements = copy_statements(table, scope, split_at=middle)
+    split_from = SPLIT_FROM if ordered_by_patient(table, scope) else None
+    statements = copy_statements(table, scope, split_from=split_from)
     if statements is None:
         return None
     whole, *halves = statements
