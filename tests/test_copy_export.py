@@ -123,7 +123,7 @@ def test_other_tables_and_databases_are_left_to_python(labs):
     scope = exports.export_options(admin, {}).scope()
     for table in exports.tables_for(scope):
         if table.name != "labs":
-            assert copying.copy_sql(table, scope) is None
+            assert copying.copy_statements(table, scope) is None
 
 
 # --- the number rules on many floats --------------------------------------------
@@ -194,7 +194,7 @@ def test_on_sqlite_every_table_is_written_by_python():
     admin = factories.UserFactory(role="admin")
     scope = exports.export_options(admin, {}).scope()
     labs = exports.tables_for(scope, ["labs"])[0]
-    assert (copying.copy_sql(labs, scope) is None) == (connection.vendor != "postgresql")
+    assert (copying.copy_statements(labs, scope) is None) == (connection.vendor != "postgresql")
 
 
 def test_two_courses_starting_the_same_day_give_the_later_course_on_both_paths(labs):
@@ -216,7 +216,7 @@ def test_patient_ids_too_large_for_arrays_leave_the_table_to_python(labs, monkey
     admin = factories.UserFactory(role="admin")
     scope = exports.export_options(admin, {}).scope()
     table = exports.tables_for(scope, ["labs"])[0]
-    assert copying.copy_sql(table, scope) is None
+    assert copying.copy_statements(table, scope) is None
     streamed = "".join(
         p.decode() if isinstance(p, bytes) else p for p in exports.stream_table_csv(table, scope)
     )

@@ -364,13 +364,6 @@ def window_course_cell(ctx: Context, windows, date: str, patient: str) -> str:
     return f"CASE {' '.join(whens)} END" if whens else "NULL"
 
 
-def copy_sql(table: Table, scope: ExportScope) -> tuple[str, list] | None:
-    """The COPY statement of the table's CSV body and its parameters, or None where the
-    table or the database is not one this module formats."""
-    statements = copy_statements(table, scope)
-    return None if statements is None else statements[0]
-
-
 def copy_statements(
     table: Table, scope: ExportScope, split_from: int | None = None
 ) -> list[tuple[str, list]] | None:

@@ -1,6 +1,6 @@
 """The labs CSV's bytes as PostgreSQL formats them, read over one or two connections.
 
-`copying.copy_sql` makes the COPY statement; this module runs it. A large
+`copying.copy_statements` makes the COPY statements; this module runs them. A large
 export is split in two by patient id: the first half is streamed on the
 request's own connection while a helper thread reads the second half on a
 second connection into a temporary file, which follows the first half. Both
