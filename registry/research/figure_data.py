@@ -9,11 +9,9 @@ points, platelet values), never one per patient.
 
 from __future__ import annotations
 
-import datetime as dt
 import statistics
 from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Iterator
 
 from django.db import connection
 
@@ -79,13 +77,24 @@ def swim_lanes(cohort: Cohort) -> tuple[list[SwimLane], int]:
 def platelet_weeks(cohort: Cohort) -> list[WeekSummary]:
     """Platelets by whole weeks since the latest cycle of each cohort course.
 
-    Each value belongs to one cycle only — the latest on or before its date —
-    up to PLATELET_WEEKS_AFTER weeks after it; values up to
-    PLATELET_WEEKS_BEFORE weeks before the first cycle are "cycle 0", the
-    pre-treatment baseline.  Labs are streamed, so the cohort's size does not
-    matter.
+    Each value belongs to one cycle only — the latest strictly before its date
+    (a value on a cycle's day was drawn before that cycle, CLINICAL.md §5) — up
+    to PLATELET_WEEKS_AFTER weeks after it, and not after the course's
+    toxicity window; values up to PLATELET_WEEKS_BEFORE weeks before the first
+    cycle, or on its day, are "cycle 0", the pre-treatment baseline.
+
+    On PostgreSQL the database bins and summarises the values (one query, a
+    row per week drawn); elsewhere they are streamed and binned here. Both give
+    the same summaries: the median of an even count is the mean of its two
+    middle values in both.
     """
     rows = cohort.rows
+    if connection.vendor == "postgresql":
+        return _platelet_weeks_in_database(rows)
+    return _platelet_weeks_streamed(rows)
+
+
+def _platelet_weeks_streamed(rows) -> list[WeekSummary]:
     starts = {r.patient_id: r for r in rows}
     cycle_dates: dict[int, list] = defaultdict(list)
     for patient_id, day in (
@@ -95,15 +104,16 @@ def platelet_weeks(cohort: Cohort) -> list[WeekSummary]:
     ):
         cycle_dates[patient_id].append(day)
     values: dict[tuple[int, int], list[float]] = defaultdict(list)
-    for patient_id, day, value in _platelets_near_cycles(cycle_dates, starts):
+    labs = LabResult.objects.filter(patient_id__in=list(starts), analyte="platelets")
+    values_of = labs.values_list("patient_id", "date", "canonical_value")
+    for patient_id, day, value in values_of.iterator(chunk_size=5000):
         dates = cycle_dates.get(patient_id)
         if not dates:
             continue
         window_end = starts[patient_id].window_end
         if window_end is not None and day > window_end:
             continue
-        # A value on a cycle's day was drawn before that cycle (CLINICAL.md §5): the
-        # cycles strictly before the value's day are the first `before` (dates sorted).
+        # The cycles strictly before the value's day are the first `before` (dates sorted).
         before = bisect_left(dates, day)
         if before:
             i = before - 1
@@ -120,36 +130,42 @@ def platelet_weeks(cohort: Cohort) -> list[WeekSummary]:
     ]
 
 
-# Each patient's platelets from PLATELET_WEEKS_BEFORE weeks before the first cycle to
-# PLATELET_WEEKS_AFTER weeks (and 6 days) after the last, read through the (patient,
-# date) index: most of a cohort's platelet values are follow-up outside every window.
-_PLATELETS_IN_WINDOWS = (
-    "SELECT l.patient_id, l.date, l.canonical_value "
-    f"FROM {LabResult._meta.db_table} AS l "
-    "JOIN unnest(%s::bigint[], %s::date[], %s::date[]) AS b(patient_id, lo, hi) "
-    "ON l.patient_id = b.patient_id "
-    "WHERE l.analyte = 'platelets' AND l.date >= b.lo AND l.date <= b.hi"
+# The same bins as `_platelet_weeks_streamed`, as day windows: cycle n owns the days
+# after it up to the next cycle's day, at most PLATELET_WEEKS_AFTER weeks and 6 days;
+# cycle 0 the PLATELET_WEEKS_BEFORE weeks before the first cycle and its day; neither
+# past the course's window end (LEAST skips a missing bound). The median is the mean of
+# the lower and upper middle values (`percentile_disc` ascending and descending), as
+# `statistics.median` computes it.
+_PLATELET_WEEKS = (
+    "WITH course AS ("
+    " SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::date[])"
+    " AS b(patient_id, course_id, window_end)"
+    "), numbered AS ("
+    " SELECT b.patient_id, b.window_end, c.date AS day,"
+    " row_number() OVER w AS number, lead(c.date) OVER w AS next_day"
+    f" FROM course AS b JOIN {Cycle._meta.db_table} AS c ON c.course_id = b.course_id"
+    " WINDOW w AS (PARTITION BY b.course_id ORDER BY c.date)"
+    "), windows AS ("
+    " SELECT patient_id, number AS cycle, day AS anchor, day + 1 AS lo,"
+    " LEAST(next_day, day + %s::int, window_end) AS hi FROM numbered"
+    " UNION ALL"
+    " SELECT patient_id, 0, day, day - %s::int, LEAST(day, window_end)"
+    " FROM numbered WHERE number = 1"
+    ") "
+    "SELECT w.cycle, floor((l.date - w.anchor) / 7.0)::int AS week, count(*),"
+    " (percentile_disc(0.5) WITHIN GROUP (ORDER BY l.canonical_value)"
+    " + percentile_disc(0.5) WITHIN GROUP (ORDER BY l.canonical_value DESC)) / 2,"
+    " min(l.canonical_value), max(l.canonical_value) "
+    f"FROM windows AS w JOIN {LabResult._meta.db_table} AS l ON l.patient_id = w.patient_id"
+    " AND l.analyte = 'platelets' AND l.date >= w.lo AND l.date <= w.hi "
+    "GROUP BY 1, 2 ORDER BY 1, 2"
 )
 
 
-def _platelets_near_cycles(cycle_dates: dict[int, list], starts: dict) -> Iterator[tuple]:
-    """(patient id, date, value) of the platelets `platelet_weeks` may use: on
-    PostgreSQL only those near the cohort course's cycles (a superset of what it
-    keeps, each still checked there); elsewhere every platelet of the patients."""
-    if connection.vendor != "postgresql":
-        labs = LabResult.objects.filter(patient_id__in=list(starts), analyte="platelets")
-        yield from labs.values_list("patient_id", "date", "canonical_value").iterator(
-            chunk_size=5000
-        )
-        return
-    ids, lows, highs = [], [], []
-    for patient_id, dates in cycle_dates.items():
-        high = dates[-1] + dt.timedelta(days=7 * PLATELET_WEEKS_AFTER + 6)
-        window_end = starts[patient_id].window_end
-        ids.append(patient_id)
-        lows.append(dates[0] - dt.timedelta(days=7 * PLATELET_WEEKS_BEFORE))
-        highs.append(high if window_end is None else min(high, window_end))
+def _platelet_weeks_in_database(rows) -> list[WeekSummary]:
+    courses = [[r.patient_id for r in rows], [r.course_id for r in rows]]
+    window_ends = [r.window_end for r in rows]
+    after, before = 7 * PLATELET_WEEKS_AFTER + 6, 7 * PLATELET_WEEKS_BEFORE
     with connection.cursor() as cursor:
-        cursor.execute(_PLATELETS_IN_WINDOWS, [ids, lows, highs])
-        while chunk := cursor.fetchmany(5000):
-            yield from chunk
+        cursor.execute(_PLATELET_WEEKS, [*courses, window_ends, after, before])
+        return [WeekSummary(*found) for found in cursor.fetchall()]
