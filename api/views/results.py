@@ -146,7 +146,11 @@ class CohortReportView(RegistryAPIMixin, APIView):
         cohort = CohortFilter.from_params(request.query_params)
         return _answer(
             memoised(
-                request, "api-cohort-report", lambda: cohort_report(Cohort(request.user, cohort))
+                request,
+                "api-cohort-report",
+                # The report reads the derived columns, and the patient's sex for a
+                # toxicity window other than the stored one: not course, identity, site.
+                lambda: cohort_report(Cohort(request.user, cohort, related=("patient",))),
             )
         )
 

@@ -23,6 +23,7 @@ from collections import defaultdict
 from functools import cached_property
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import Q, QuerySet
 
 from registry.access import visible_patients
@@ -47,10 +48,25 @@ UNREAD_COLUMNS = (
 )  # fmt: skip
 
 
+# What `Cohort.rows` reads with each row by default: what reports and figures show.
+ALL_RELATED = ("course", "patient__identity", "patient__site")
+
+
+def _prefixes(path: str) -> list[str]:
+    """The relation and those it goes through: `patient__identity` gives `patient` too."""
+    parts = path.split("__")
+    return ["__".join(parts[: i + 1]) for i in range(len(parts))]
+
+
 class Cohort:
     """The selected courses of one filter and what is known about them, each read once."""
 
-    def __init__(self, user, research_filter: ResearchFilter | CohortFilter):
+    def __init__(
+        self,
+        user,
+        research_filter: ResearchFilter | CohortFilter,
+        related: tuple[str, ...] = ALL_RELATED,
+    ):
         if isinstance(research_filter, CohortFilter):
             research_filter = ResearchFilter(
                 cohort=research_filter,
@@ -62,6 +78,7 @@ class Cohort:
         # THE selection: the contract's filter plus the research pages' narrowing.
         self.selection: CohortFilter = research_filter.selected
         self.queryset: QuerySet[CourseOutcome] = select_course_outcomes(user, self.selection)
+        self.related = related
         self._grades: dict[int, dict[int, dict[str, int | None]]] = {}
 
     @property
@@ -74,27 +91,38 @@ class Cohort:
 
         Without the bookkeeping columns no analysis reads (at 10,000 patients, parsing
         their timestamps was a fifth of the query's time) nor the direct identifiers,
-        which research pages never show.
+        which research pages never show. With `related` narrower than ALL_RELATED only
+        those rows' relations are read with them (a reader that needs only the derived
+        columns, such as the API's cohort report, skips three quarters of the instances).
         """
-        rows = self.queryset.select_related("course", "patient__identity")
-        return list(rows.defer(*UNREAD_COLUMNS))
+        rows = self.queryset.select_related(None).select_related(*self.related)
+        read = {owner for path in self.related for owner in _prefixes(path)}
+        return list(rows.defer(*(c for c in UNREAD_COLUMNS if c.rsplit("__", 1)[0] in read)))
 
     @cached_property
     def stale_patients(self) -> int:
         return stale_patient_count(self.user, self.selection)
 
     @cached_property
+    def patient_ids(self) -> list[int] | QuerySet:
+        """The rows' patients, for the queries below: on PostgreSQL one array of the ids
+        already read (`__any`), not the cohort's selection again as a subquery (30,000
+        patients: regular TTP 0.18 → 0.14 s, prior treatments 0.17 → 0.12 s); elsewhere
+        that subquery, which no parameter limit bounds (SQLite allows 32,766)."""
+        if connection.vendor == "postgresql":
+            return [row.patient_id for row in self.rows]
+        return self.queryset.values("patient_id")
+
+    @cached_property
     def regular_ttp(self) -> dict[int, tuple[float, bool]]:
         """(months, event) of each patient's first regular course, where it has a TTP."""
-        return regular_ttp_by_patient(self.queryset.values("patient_id"), self.criteria)
+        return regular_ttp_by_patient(self.patient_ids, self.criteria)
 
     @cached_property
     def late_events(self) -> dict[int, list[tuple[str, dt.date]]]:
         """(category, onset) of each patient's categorised adverse events (late toxicity)."""
         events: dict[int, list[tuple[str, dt.date]]] = defaultdict(list)
-        rows = AdverseEvent.objects.filter(
-            patient_id__in=self.queryset.values("patient_id")
-        ).exclude(category="")
+        rows = AdverseEvent.objects.filter(patient_id__any=self.patient_ids).exclude(category="")
         for patient_id, category, onset in rows.values_list("patient_id", "category", "onset"):
             events[patient_id].append((category, onset))
         return events
@@ -103,7 +131,7 @@ class Cohort:
     def prior_treatments(self) -> dict[int, list[tuple[str, dt.date | None]]]:
         """(type, start) of each patient's prior treatments."""
         found: dict[int, list[tuple[str, dt.date | None]]] = defaultdict(list)
-        rows = PriorTreatment.objects.filter(patient_id__in=self.queryset.values("patient_id"))
+        rows = PriorTreatment.objects.filter(patient_id__any=self.patient_ids)
         for patient_id, kind, start in rows.values_list("patient_id", "type", "start"):
             found[patient_id].append((kind, start))
         return found
@@ -235,6 +263,6 @@ def worst_grades_by_course(
 def regular_ttp_by_patient(patient_ids, criteria: str) -> dict[int, tuple[float, bool]]:
     months, event = regular_ttp_columns(criteria)
     rows = CourseOutcome.objects.filter(
-        phase=Phase.REGULAR, round=1, patient_id__in=patient_ids, **{f"{months}__isnull": False}
+        phase=Phase.REGULAR, round=1, patient_id__any=patient_ids, **{f"{months}__isnull": False}
     ).values_list("patient_id", months, event)
     return {pid: (float(m), bool(e)) for pid, m, e in rows}
