@@ -29,6 +29,9 @@ def labs():
         ("pk", [None]),
         ("patient_id", "patients+none"),
         ("patient", "patient instances"),
+        ("patient_id", "patient ids"),
+        ("patient_id", "patient ids as text"),
+        ("patient", "patient ids"),
         ("analyte", ["platelets", "sodium"]),
         ("date", "dates"),
     ],
@@ -38,6 +41,8 @@ def test_any_matches_what_in_matches(labs, field, values):
         "ids": [labs[0].pk, labs[2].pk, 10**9],
         "patients+none": [labs[0].patient_id, None],
         "patient instances": [labs[2].patient],
+        "patient ids": [labs[2].patient_id, 10**9],
+        "patient ids as text": [str(labs[2].patient_id)],
         "dates": [labs[1].date],
     }
     values = named[values] if isinstance(values, str) else values
@@ -58,3 +63,23 @@ def test_on_postgresql_it_is_one_array_parameter(labs):
 def test_a_subquery_is_as_in(labs):
     patients = m.Patient.objects.filter(pk=labs[0].patient_id).values("pk")
     assert m.LabResult.objects.filter(patient_id__any=patients).count() == 2
+
+
+def test_plain_ints_on_an_integer_column_skip_preparing_each_value(labs, monkeypatch):
+    """The fast path: neither the foreign key's nor its target's preparation runs per id,
+    and the rows found are those `in` finds; text ids still go through preparation."""
+    from django.db.models import BigAutoField
+
+    ids = [labs[0].patient_id, labs[2].patient_id]
+    expected = set(m.LabResult.objects.filter(patient_id__in=ids))
+    prepared = []
+    real = BigAutoField.get_prep_value
+    monkeypatch.setattr(
+        BigAutoField, "get_prep_value", lambda self, v: prepared.append(v) or real(self, v)
+    )
+    assert set(m.LabResult.objects.filter(patient_id__any=ids)) == expected
+    assert set(m.LabResult.objects.filter(pk__any=[lab.pk for lab in labs])) == set(labs)
+    assert prepared == []
+    text = [str(i) for i in ids]
+    assert set(m.LabResult.objects.filter(patient_id__any=text)) == expected
+    assert prepared

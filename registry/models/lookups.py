@@ -12,13 +12,35 @@ matches nothing); on other databases it is `in` itself.
 from __future__ import annotations
 
 from django.core.exceptions import EmptyResultSet
-from django.db.models import Field, ForeignObject
+from django.db.models import Field, ForeignObject, IntegerField
 from django.db.models.fields.related_lookups import RelatedIn
 from django.db.models.lookups import In
 
 
+def _integer_column(lookup) -> bool:
+    """Whether the lookup's column holds integers (a foreign key: its target's)."""
+    field = lookup.lhs.output_field
+    field = getattr(field, "target_field", None) or field
+    return isinstance(field, IntegerField)
+
+
+def _plain_ints(values) -> bool:
+    return isinstance(values, list | tuple) and all(type(value) is int for value in values)
+
+
 class _OneArray:
+    """Plain Python ints on an integer column skip Django's preparation of each value
+    (normalising a related instance, `get_prep_value`, `get_db_prep_value`): for each
+    of them that is `int(value)`, the value itself. The cohort's 22,818 patient ids
+    took 0.07–0.1 s per filter that way, several filters per research page."""
+
     lookup_name = "any"
+
+    def get_prep_lookup(self):
+        if _plain_ints(self.rhs) and _integer_column(self):
+            self.plain_ints = True
+            return list(self.rhs)
+        return super().get_prep_lookup()
 
     def as_postgresql(self, compiler, connection):
         if not self.rhs_is_direct_value():  # a subquery or expressions: as `in`
@@ -27,6 +49,8 @@ class _OneArray:
         if not values:
             raise EmptyResultSet
         lhs, lhs_params = self.process_lhs(compiler, connection)
+        if getattr(self, "plain_ints", False):
+            return f"{lhs} = ANY(%s)", (*lhs_params, values)
         _, prepared = self.get_db_prep_lookup(values, connection)
         return f"{lhs} = ANY(%s)", (*lhs_params, list(prepared))
 
