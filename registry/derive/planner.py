@@ -9,7 +9,7 @@ queries took 5.8 s before, 0.7 s after).
 Outside a transaction they VACUUM too. It marks the written pages all-visible, which
 index-only scans need: until then the covering platelet index (`lab_platelets`) fetched
 every row from the table anyway. At 30,000 patients after an import, the dashboard's
-platelet query took 1.2–2.0 s before VACUUM, 0.5 s after; VACUUM took 2 s.
+platelet query took 1.3–2.0 s before VACUUM, 0.5 s after; VACUUM took 2 s.
 """
 
 from __future__ import annotations
