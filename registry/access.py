@@ -57,6 +57,23 @@ def visible_patients(user) -> QuerySet[Patient]:
     return Patient.objects.filter(site__staff__user=user)
 
 
+def patient_site_filter(user, path: str = "patient") -> Q:
+    """A filter of rows by their patient's (`path`; "" for patients) site, to what the
+    user may see.
+
+    The same rows as `{path}__in=visible_patients(user)`, written as the visible sites'
+    ids: PostgreSQL estimates `site_id IN (…)` from the column's statistics, where it
+    estimated the join through the user's staff profile at 450 of 30,000 patients, and
+    sorted the research cohort's 22,818 rows on disk after nested loops (issue 17).
+    Nothing for those who see every site; no row for those who see none.
+    """
+    if sees_all_sites(user):
+        return Q()
+    sites = list(visible_sites(user).values_list("pk", flat=True))
+    prefix = f"{path}__" if path else ""
+    return Q(**{f"{prefix}site__in": sites}) if sites else Q(pk__in=[])
+
+
 def patient_rows_filter(user, path: str = "patient") -> Q:
     """A filter of rows by their patient (`path`), to what the user may see.
 

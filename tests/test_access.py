@@ -39,6 +39,26 @@ def test_user_without_profile_sees_nothing(db, two_patients, django_user_model):
     assert not access.may_write_clinical(stranger)
 
 
+def test_the_site_filter_selects_the_visible_patients(
+    db, two_patients, clinician, researcher, admin_user, django_user_model, other_site
+):
+    """`patient_site_filter` (the research cohort's scope) is `visible_patients` by sites:
+    the same patients for every kind of user, directly and through a relation."""
+    from registry import models as m
+
+    stranger = django_user_model.objects.create_user("stranger", password="x" * 12)
+    both = factories.UserFactory(role="research", sites=[clinician.staff_profile.sites.get(),
+                                                         other_site])  # fmt: skip
+    for course_of in two_patients:
+        factories.CourseFactory(patient=course_of)
+    for user in (clinician, researcher, admin_user, stranger, both):
+        expected = set(access.visible_patients(user))
+        assert set(m.Patient.objects.filter(access.patient_site_filter(user, ""))) == expected
+        courses = m.Course.objects.filter(access.patient_site_filter(user))
+        assert {course.patient for course in courses} == expected
+    assert len(set(access.visible_patients(both))) == 2
+
+
 def test_superuser_is_admin(db, two_patients, django_user_model):
     root = django_user_model.objects.create_superuser("root", "r@example.org", "x" * 12)
     assert access.role_of(root) == "admin"

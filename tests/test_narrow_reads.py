@@ -1,0 +1,80 @@
+"""The API's cohort answers read only the columns they use (issue 17): the same answer as
+from the whole rows, and no column read later one row at a time."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from registry.research.analyses import survival_analysis, survival_reads
+from registry.research.cohort import Cohort
+from registry.research.filters import STRATA, CohortFilter
+from registry.research.report import cohort_report, cohort_report_reads
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def demo(django_capture_on_commit_callbacks):
+    from registry.interchange.demo import create_demo_cohort
+
+    with django_capture_on_commit_callbacks(execute=True):
+        create_demo_cohort(40, seed=11)
+
+
+def _queries(work) -> tuple[object, int]:
+    with CaptureQueriesContext(connection) as queries:
+        answer = work()
+    return answer, len(queries)
+
+
+def _same_answer_in_as_many_queries(user, selection: CohortFilter, analyse, reads) -> None:
+    whole, whole_queries = _queries(lambda: analyse(Cohort(user, selection)))
+    narrow, narrow_queries = _queries(lambda: analyse(Cohort(user, selection, **reads)))
+    assert narrow == whole
+    # A column read but not named would cost a query per row: 40 more, not 0.
+    assert narrow_queries <= whole_queries
+
+
+@pytest.mark.parametrize("strata", [None, *STRATA, "custom.enets_stage"])
+@pytest.mark.parametrize("endpoint", ["ttp", "os"])
+def test_survival_reads_name_every_column_a_stratum_reads(demo, admin_user, strata, endpoint):
+    selection = CohortFilter(phase="regular", endpoint=endpoint, strata=strata)
+    reads = survival_reads(selection)
+    assert reads["columns"], reads  # every stratum here is narrowed
+    analysis, _ = _queries(lambda: survival_analysis(Cohort(admin_user, selection, **reads)))
+    assert sum(group["n"] for group in analysis["groups"]) > 10  # the demo cohort is there
+    _same_answer_in_as_many_queries(admin_user, selection, survival_analysis, reads)
+
+
+def test_survival_reads_follow_the_criteria_of_the_best_response(demo, admin_user):
+    selection = CohortFilter(phase="regular", criteria="recist", strata="best_response")
+    assert "best_recist" in survival_reads(selection)["columns"]
+    _same_answer_in_as_many_queries(
+        admin_user, selection, survival_analysis, survival_reads(selection)
+    )
+
+
+def test_an_unknown_stratum_reads_the_whole_rows():
+    assert survival_reads(CohortFilter(strata="custom.nothing_defined")) == {}
+
+
+@pytest.mark.parametrize("criteria", ["swog", "recist"])
+@pytest.mark.parametrize("window_days", [None, 30])
+def test_cohort_report_reads_name_every_column_it_reads(demo, admin_user, criteria, window_days):
+    """Both toxicity paths: the stored grades, and a window graded again from the labs
+    (which reads the course's phase and window and the patient's sex)."""
+    extra = {} if window_days is None else {"toxicity_window_days": window_days}
+    selection = CohortFilter(phase="regular", criteria=criteria, **extra)
+    reads = cohort_report_reads(criteria)
+    report, _ = _queries(lambda: cohort_report(Cohort(admin_user, selection, **reads)))
+    assert report["n_patients"] > 10
+    _same_answer_in_as_many_queries(admin_user, selection, cohort_report, reads)
+
+
+def test_a_read_without_relations_builds_no_related_instance(demo, admin_user):
+    """`related=()` reads the rows alone (`select_related()` without a name would follow
+    every relation: five instances a row where one was asked for)."""
+    rows = Cohort(admin_user, CohortFilter(phase="regular"), related=(), columns=("os_months",))
+    assert rows.rows and all(row._state.fields_cache == {} for row in rows.rows)
