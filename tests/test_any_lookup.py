@@ -83,3 +83,33 @@ def test_plain_ints_on_an_integer_column_skip_preparing_each_value(labs, monkeyp
     text = [str(i) for i in ids]
     assert set(m.LabResult.objects.filter(patient_id__any=text)) == expected
     assert prepared
+
+
+def test_an_id_array_matches_what_its_ids_as_a_list_match(labs):
+    """`IdArray`: the same rows as the list, on every backend and any integer column;
+    on PostgreSQL one text literal, written once for every query that uses it."""
+    from registry.models.lookups import IdArray
+
+    ids = [labs[0].patient_id, 10**9]
+    expected = set(m.LabResult.objects.filter(patient_id__in=ids))
+    array = IdArray(ids)
+    assert set(m.LabResult.objects.filter(patient_id__any=array)) == expected
+    assert set(m.LabResult.objects.filter(patient__any=array)) == expected
+    assert set(m.LabResult.objects.filter(pk__any=IdArray([labs[1].pk]))) == {labs[1]}
+    assert not m.LabResult.objects.filter(patient_id__any=IdArray([])).exists()
+    assert len(array) == 2 and list(array) == ids
+    if connection.vendor == "postgresql":
+        sql, params = (
+            m.LabResult.objects.filter(patient_id__any=array).values("pk").query.sql_with_params()
+        )
+        assert "= ANY(%s::bigint[])" in sql and f"{{{ids[0]},{10**9}}}" in params
+        assert array.literal is array.literal  # made once, kept
+
+
+def test_an_id_array_holds_ints_only():
+    from registry.models.lookups import IdArray
+
+    with pytest.raises(TypeError):
+        IdArray([1, "2"])
+    with pytest.raises(TypeError):
+        IdArray([1, None])

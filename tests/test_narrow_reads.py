@@ -67,7 +67,8 @@ def test_cohort_report_reads_name_every_column_it_reads(demo, admin_user, criter
     (which reads the course's phase and window and the patient's sex)."""
     extra = {} if window_days is None else {"toxicity_window_days": window_days}
     selection = CohortFilter(phase="regular", criteria=criteria, **extra)
-    reads = cohort_report_reads(criteria)
+    reads = cohort_report_reads(selection)
+    assert ("patient__sex" in reads["columns"]) == (window_days is not None)
     report, _ = _queries(lambda: cohort_report(Cohort(admin_user, selection, **reads)))
     assert report["n_patients"] > 10
     _same_answer_in_as_many_queries(admin_user, selection, cohort_report, reads)

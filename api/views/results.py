@@ -148,9 +148,7 @@ class CohortReportView(RegistryAPIMixin, APIView):
             memoised(
                 request,
                 "api-cohort-report",
-                lambda: cohort_report(
-                    Cohort(request.user, cohort, **cohort_report_reads(cohort.criteria))
-                ),
+                lambda: cohort_report(Cohort(request.user, cohort, **cohort_report_reads(cohort))),
             )
         )
 

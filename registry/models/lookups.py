@@ -11,6 +11,8 @@ matches nothing); on other databases it is `in` itself.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+
 from django.core.exceptions import EmptyResultSet, FieldError
 from django.db.models import Field, ForeignObject, IntegerField
 from django.db.models.fields.related_lookups import RelatedIn
@@ -29,6 +31,42 @@ def _integer_column(lookup) -> bool:
     return isinstance(field, IntegerField)
 
 
+class IdArray:
+    """Integer ids for `field__any=`, checked once and written once (issue 17).
+
+    A list of the research cohort's 22,818 patient ids costs every query filtered by it:
+    Django walks a list for expressions (`Query.resolve_lookup_value`, per value) and
+    psycopg writes each int into the array. An `IdArray` is neither a list nor a tuple,
+    so Django passes it through whole; on PostgreSQL it goes as one array literal, made
+    on first use and kept for the next query (the cohort's patients filter three). It
+    matches exactly what the same ids as a list match.
+    """
+
+    __slots__ = ("_literal", "ids")
+
+    def __init__(self, ids: Iterable[int]):
+        self.ids = tuple(ids)
+        if not all(type(value) is int for value in self.ids):
+            raise TypeError("an IdArray holds ints only")
+        self._literal: str | None = None
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.ids)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __repr__(self) -> str:
+        return f"IdArray({len(self.ids)} ids)"
+
+    @property
+    def literal(self) -> str:
+        """The ids as PostgreSQL's array text, `{1,2,3}`."""
+        if self._literal is None:
+            self._literal = "{" + ",".join(map(str, self.ids)) + "}"
+        return self._literal
+
+
 def _plain_ints(values) -> bool:
     return isinstance(values, list | tuple) and all(type(value) is int for value in values)
 
@@ -44,6 +82,9 @@ class _OneArray:
     plain_ints = False
 
     def get_prep_lookup(self):
+        if isinstance(self.rhs, IdArray) and _integer_column(self):
+            self.plain_ints = True
+            return self.rhs
         if _plain_ints(self.rhs) and _integer_column(self):
             self.plain_ints = True
             return list(self.rhs)
@@ -52,6 +93,11 @@ class _OneArray:
     def as_postgresql(self, compiler, connection):
         if not self.rhs_is_direct_value():  # a subquery or expressions: as `in`
             return super().as_sql(compiler, connection)
+        if isinstance(self.rhs, IdArray) and self.plain_ints:
+            if not self.rhs:
+                raise EmptyResultSet
+            lhs, lhs_params = self.process_lhs(compiler, connection)
+            return f"{lhs} = ANY(%s::bigint[])", (*lhs_params, self.rhs.literal)
         values = [value for value in self.rhs if value is not None]
         if not values:
             raise EmptyResultSet

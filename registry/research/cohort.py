@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from functools import cached_property
+from operator import attrgetter
 
 from django.conf import settings
 from django.db import connection
@@ -29,7 +30,7 @@ from django.db.models import Q, QuerySet
 from registry.access import patient_site_filter
 from registry.clinical import ctcae
 from registry.clinical.facts import CourseFact, CycleFact, LabFact
-from registry.derive.outcomes import TOXICITY_KEYS, stored_grades
+from registry.derive.outcomes import TOXICITY_KEYS
 from registry.models import (
     AdverseEvent,
     CourseOutcome,
@@ -39,6 +40,7 @@ from registry.models import (
     Phase,
     PriorTreatment,
 )
+from registry.models.lookups import IdArray
 from registry.research import record_filters
 from registry.research.filters import (
     DISEASE_CONTROL,
@@ -122,13 +124,13 @@ class Cohort:
         return stale_patient_count(self.user, self.selection)
 
     @cached_property
-    def patient_ids(self) -> list[int] | QuerySet:
+    def patient_ids(self) -> IdArray | QuerySet:
         """The rows' patients, for the queries below: on PostgreSQL one array of the ids
         already read (`__any`), not the cohort's selection again as a subquery (30,000
         patients: regular TTP 0.18 → 0.14 s, prior treatments 0.17 → 0.12 s); elsewhere
         that subquery, which no parameter limit bounds (SQLite allows 32,766)."""
         if connection.vendor == "postgresql":
-            return [row.patient_id for row in self.rows]
+            return IdArray(row.patient_id for row in self.rows)
         return self.queryset.values("patient_id")
 
     @cached_property
@@ -254,7 +256,8 @@ def worst_grades_by_course(
     otherwise graded again from the labs (two queries for the whole cohort).
     """
     if window_days == settings.LUTETIA_TOXICITY_WINDOW_DAYS:
-        return {row.course_id: stored_grades(row) for row in rows}
+        stored = attrgetter(*(f"grade_{key}" for key in TOXICITY_KEYS))  # `stored_grades`
+        return {row.course_id: dict(zip(TOXICITY_KEYS, stored(row), strict=True)) for row in rows}
     course_ids = [row.course_id for row in rows]
     patient_ids = {row.patient_id for row in rows}
     cycles: dict[int, list[CycleFact]] = defaultdict(list)
