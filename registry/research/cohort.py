@@ -19,7 +19,7 @@ from the selected courses' labs by the same `registry.clinical.ctcae` code.
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
+from collections import Counter, defaultdict
 from functools import cached_property
 from operator import attrgetter
 
@@ -180,6 +180,19 @@ class Cohort:
             for kind, start in self.prior_treatments.get(row.patient_id, ())
             if start is None or row.start is None or start < row.start
         }
+
+    def grade_counts(self, window_days: int | None = None) -> Counter[tuple[str, int | None]]:
+        """How many courses have each worst grade of each toxicity key: (key, grade) → n.
+        From the stored columns directly, one key at a time, when the window is theirs."""
+        window = self.selection.window_days if window_days is None else window_days
+        if window == settings.LUTETIA_TOXICITY_WINDOW_DAYS:
+            counts: Counter[tuple[str, int | None]] = Counter()
+            for key in TOXICITY_KEYS:
+                for grade, n in Counter(map(attrgetter(f"grade_{key}"), self.rows)).items():
+                    counts[key, grade] = n
+            return counts
+        grades = self.worst_grades(window).values()
+        return Counter(pair for worst in grades for pair in worst.items())
 
     def worst_grades(self, window_days: int | None = None) -> dict[int, dict[str, int | None]]:
         """Worst grade per toxicity key of each course, in `window_days` (default: the filter's)."""

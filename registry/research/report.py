@@ -130,8 +130,7 @@ def cohort_report(cohort: Cohort) -> dict[str, Any]:
         best_response[code] += n  # a code outside RESPONSE_KEYS is a bug upstream: KeyError
 
     toxicity = {key: {**dict.fromkeys(GRADE_KEYS, 0), "not_assessed": 0} for key in TOXICITY_KEYS}
-    graded = Counter(pair for grades in cohort.worst_grades().values() for pair in grades.items())
-    for (key, grade), n in graded.items():
+    for (key, grade), n in cohort.grade_counts().items():
         # Lab-derived grades stop at 4; anything else would be a bug upstream.
         toxicity[key]["not_assessed" if grade is None else str(min(grade, 4))] += n
 
@@ -163,7 +162,10 @@ def late_toxicity(cohort: Cohort) -> dict[str, Any]:
     """
     counts = dict.fromkeys(AdverseEventCategory.values, 0)
     any_late = 0
+    events = cohort.late_events
     for row in cohort.rows:
+        if row.patient_id not in events:  # most patients: nothing to look at
+            continue
         found = cohort.late_categories(row)
         for category in found:
             counts[category] += 1
@@ -187,12 +189,13 @@ def _ttp_regular(cohort: Cohort) -> dict[str, Any]:
     """TTP after regular therapy of the cohort's patients: its Kaplan–Meier median with CI
     (never a plain median of events and censorings mixed) and the groups at the cut-off."""
     regular, cutoff = cohort.regular_ttp, cohort.selection.ttp_regular_cutoff
-    known = [regular[r.patient_id] for r in cohort.rows if r.patient_id in regular]
-    groups = [ttp_regular_group(regular.get(r.patient_id), cutoff) or UNKNOWN for r in cohort.rows]
+    known = [regular[pid] for pid in (r.patient_id for r in cohort.rows) if pid in regular]
+    groups = Counter(ttp_regular_group(ttp, cutoff) or UNKNOWN for ttp in known)
+    groups[UNKNOWN] += len(cohort.rows) - len(known)  # no TTP after regular therapy
     return {
         **km_median([m for m, _ in known], [e for _, e in known], cohort.selection.conf_type),
         "cutoff_months": cutoff,
-        "groups": {g: groups.count(g) for g in (*OWN_STRATA_GROUPS["ttp_regular"], UNKNOWN)},
+        "groups": {g: groups[g] for g in (*OWN_STRATA_GROUPS["ttp_regular"], UNKNOWN)},
     }
 
 
