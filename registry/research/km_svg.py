@@ -92,8 +92,13 @@ def _axes(fig: Figure, at: _Layout, ticks: list[float]) -> None:
 
 
 def _curve(fig: Figure, at: _Layout, km: KMResult, colour: str, dash: str) -> None:
-    """The step path from (0, 100 %) and a tick at each censoring."""
+    """The step path from (0, 100 %) and a tick at each censoring.
+
+    The ticks are one path of their own, each drawn once where several fall on the same
+    tenth of a pixel: a cohort of 22,818 patients had ~9,000 distinct censoring times,
+    each an SVG element the template rendered (most of the report page's 1.8 s)."""
     steps, s = [f"M{at.x(0):.1f},{at.y(1):.1f}"], 1.0
+    ticks: dict[str, None] = {}  # an ordered set
     rows = zip(
         km.time.tolist(), km.n_event.tolist(), km.n_censor.tolist(), km.survival.tolist(),
         strict=True,
@@ -104,8 +109,11 @@ def _curve(fig: Figure, at: _Layout, km: KMResult, colour: str, dash: str) -> No
             steps.append(f"V{at.y(surv):.1f}")
             s = surv
         if censored:
-            fig.line(at.x(t), at.y(s) - 4, at.x(t), at.y(s) + 4, stroke=colour)
-    fig.paths.append({"d": "".join(steps), "stroke": colour, "dash": dash})
+            x, y = at.x(t), at.y(s)
+            ticks[f"M{x:.1f},{y - 4:.1f}V{y + 4:.1f}"] = None
+    fig.paths.append({"d": "".join(steps), "stroke": colour, "dash": dash, "width": 1.6})
+    if ticks:
+        fig.paths.append({"d": "".join(ticks), "stroke": colour, "dash": "", "width": 1.0})
 
 
 def at_risk(km: KMResult, t: float) -> int:
