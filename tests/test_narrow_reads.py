@@ -79,3 +79,43 @@ def test_a_read_without_relations_builds_no_related_instance(demo, admin_user):
     every relation: five instances a row where one was asked for)."""
     rows = Cohort(admin_user, CohortFilter(phase="regular"), related=(), columns=("os_months",))
     assert rows.rows and all(row._state.fields_cache == {} for row in rows.rows)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"strata": "primary_site"},
+        {"strata": "site", "endpoint": "os"},
+        {"strata": "custom.enets_stage", "progression_curve": "km"},
+        {"strata": "ecog", "criteria": "recist"},
+        {"strata": "ttp_regular", "endpoint": "pfs"},
+        {"strata": "pancreas", "toxicity_window_days": "30"},
+        {"strata": "sex", "endpoint": "os", "progression_curve": "km"},
+        {"strata": "who_grade", "criteria": "recist", "progression_curve": "km"},
+        {"cox": "ecog"},  # the Cox panel reads the rows whole
+    ],
+)
+def test_dashboard_reads_name_every_column_its_panels_read(demo, admin_user, params, monkeypatch):
+    from django.test import RequestFactory
+
+    from registry.models.custom import definitions_read_once
+    from registry.research.views import pages
+
+    request = RequestFactory().get("/research/", {"phase": "regular", **params})
+    request.user = admin_user
+    research_filter, errors = pages.parse(request)
+    assert not errors
+    reads = pages.dashboard_reads(request, research_filter.selected)
+    assert bool(reads) == ("cox" not in params)
+
+    def dashboard():
+        with definitions_read_once():  # as in a request (CustomFieldsMiddleware)
+            return pages._dashboard(request, research_filter)
+
+    narrow, narrow_queries = _queries(dashboard)
+    monkeypatch.setattr(pages, "dashboard_reads", lambda request, selection: {})
+    whole, whole_queries = _queries(dashboard)
+    assert narrow["report"]["n_patients"] > 10
+    assert narrow == whole
+    assert narrow_queries <= whole_queries

@@ -230,6 +230,17 @@ class Cohort:
         return self._grades[window]
 
 
+def combined_reads(*reads: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+    """What several readers read together, as `Cohort`'s `related` and `columns`: the
+    union of theirs, or the whole rows (`{}`) if any of them reads them whole."""
+    if not all(reads):
+        return {}
+    return {
+        "related": tuple(dict.fromkeys(path for r in reads for path in r["related"])),
+        "columns": tuple(dict.fromkeys(column for r in reads for column in r["columns"])),
+    }
+
+
 def age_at(birth: dt.date | None, on: dt.date | None) -> int | None:
     """Age in completed years (the de-identified stand-in for the birth date)."""
     if birth is None or on is None:

@@ -26,6 +26,23 @@ PLATELET_WEEKS_AFTER = 12
 PLATELET_WEEKS_BEFORE = 4
 
 
+def figure_reads(criteria: str) -> dict[str, tuple[str, ...]]:
+    """What the waterfall, the swimmer lanes and the platelet panel read of each row, as
+    `Cohort`'s `related` and `columns`."""
+    columns = (
+        "patient__study_id",
+        f"best_{criteria}",
+        f"best_{criteria}_pct_change",
+        "follow_up_months",
+        "start",
+        f"progression_date_{criteria}",
+        "os_months",
+        "os_event",
+        "window_end",
+    )
+    return {"related": ("patient",), "columns": columns}
+
+
 def waterfall_bars(cohort: Cohort) -> list[WaterfallBar]:
     criteria = cohort.criteria
     return [

@@ -14,8 +14,15 @@ from typing import Any
 
 from registry.clinical.competing import CENSORED, DEATH, PROGRESSION, aalen_johansen
 from registry.derive.outcomes import endpoint_columns
-from registry.research.analyses import group_order, stratum_labeller
-from registry.research.cohort import Cohort
+from registry.research.analyses import group_order, stratum_labeller, survival_reads
+from registry.research.cohort import Cohort, combined_reads
+
+
+def incidence_reads(selection) -> dict[str, tuple[str, ...]]:
+    """What `cumulative_incidence` reads of each row: TTP and PFS, and the stratum's label."""
+    return combined_reads(
+        survival_reads(selection, endpoint="ttp"), survival_reads(selection, endpoint="pfs")
+    )
 
 
 def competing_events(cohort: Cohort) -> list[tuple[Any, float, int]]:
