@@ -48,6 +48,16 @@ def test_survival_reads_name_every_column_a_stratum_reads(demo, admin_user, stra
     _same_answer_in_as_many_queries(admin_user, selection, survival_analysis, reads)
 
 
+@pytest.mark.parametrize("strata", [None, "site", "ttp_regular", "ecog", "custom.enets_stage"])
+def test_incidence_reads_name_every_column_it_reads(demo, admin_user, strata):
+    from registry.research.incidence import cumulative_incidence, incidence_reads
+
+    selection = CohortFilter(phase="regular", strata=strata, times=(6.0, 12.0))
+    reads = incidence_reads(selection)
+    assert {"ttp_swog_months", "pfs_swog_event"} <= set(reads["columns"])
+    _same_answer_in_as_many_queries(admin_user, selection, cumulative_incidence, reads)
+
+
 def test_survival_reads_follow_the_criteria_of_the_best_response(demo, admin_user):
     selection = CohortFilter(phase="regular", criteria="recist", strata="best_response")
     assert "best_recist" in survival_reads(selection)["columns"]

@@ -38,7 +38,7 @@ from registry.research.filters import (
     SURVIVAL_PARAMS,
     CohortFilter,
 )
-from registry.research.incidence import cumulative_incidence
+from registry.research.incidence import cumulative_incidence, incidence_reads
 from registry.research.memo import memoised
 from registry.research.report import cohort_report, cohort_report_reads
 
@@ -237,4 +237,6 @@ class CumulativeIncidenceView(RegistryAPIMixin, APIView):
         if cohort.endpoint != "ttp":
             raise ValidationError({"endpoint": ["Only `ttp`: progression, death competing."]})
         with collection_paused():
-            return _answer(cumulative_incidence(Cohort(request.user, cohort)))
+            return _answer(
+                cumulative_incidence(Cohort(request.user, cohort, **incidence_reads(cohort)))
+            )
