@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import threading
 import time
 
@@ -66,7 +65,7 @@ def test_inside_a_transaction_the_work_runs_here_when_asked_for():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_platelet_weeks_ahead_are_those_computed_here():
+def test_the_platelet_weeks_ahead_are_those_binned_here():
     import io
 
     from django.core.management import call_command
@@ -79,10 +78,10 @@ def test_the_platelet_weeks_ahead_are_those_computed_here():
     need_postgres()
     call_command("demo_cohort", patients=20, seed=3, stdout=io.StringIO())
     admin = factories.UserFactory(role="admin")
-    rows = Cohort(admin, CohortFilter()).rows
-    here = figure_data.platelet_weeks_of(rows)
+    cohort = Cohort(admin, CohortFilter())
+    here = figure_data._platelet_weeks_streamed(cohort.rows)
     assert sum(week.n for week in here) > 50
-    assert ahead(functools.partial(figure_data.platelet_weeks_of, rows))() == here
+    assert figure_data.platelet_weeks_ahead(Cohort(admin, CohortFilter()))() == here
 
 
 @pytest.mark.django_db(transaction=True)

@@ -160,13 +160,13 @@ def test_the_platelet_panel_summarised_in_postgresql_draws_the_streamed_weeks():
                              value=float(value))  # fmt: skip
     call_command("recompute", "--all", stdout=io.StringIO())
     admin = factories.UserFactory(role="admin")
-    rows = Cohort(admin, CohortFilter()).rows
-    summarised = figure_data._platelet_weeks_in_database(rows)
-    assert summarised == figure_data._platelet_weeks_streamed(rows)
+    cohort = Cohort(admin, CohortFilter())
+    summarised = figure_data.platelet_weeks(cohort)  # on PostgreSQL: in the database
+    assert summarised == figure_data._platelet_weeks_streamed(cohort.rows)
     assert sum(week.n for week in summarised) > 100
-    assert figure_data.platelet_weeks(Cohort(admin, CohortFilter())) == summarised
+    assert figure_data.platelet_weeks_ahead(cohort)() == summarised
 
-    edge = [r for r in rows if r.patient.study_id == "ZZ-EDGE"]
+    edge = figure_data.platelet_courses(cohort).filter(patient__study_id="ZZ-EDGE")
     weeks = figure_data._platelet_weeks_in_database(edge)
     bins = {(w.cycle, w.week): (w.n, w.median, w.low, w.high) for w in weeks}
     assert (0, -5) not in bins  # 29 days before the first cycle is outside the baseline
@@ -176,4 +176,5 @@ def test_the_platelet_panel_summarised_in_postgresql_draws_the_streamed_weeks():
     assert bins[(1, 1)] == (3, 109.0, 108.0, 110.0)  # 7, 8 and 13 days after
     assert bins[(1, 8)] == (2, 111.5, 111.0, 112.0)  # 60, 61: the 2nd cycle's day is before it
     assert bins[(2, 0)] == (1, 113.0, 113.0, 113.0)
-    assert figure_data._platelet_weeks_streamed(edge) == weeks
+    edge_rows = [r for r in cohort.rows if r.patient.study_id == "ZZ-EDGE"]
+    assert figure_data._platelet_weeks_streamed(edge_rows) == weeks

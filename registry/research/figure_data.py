@@ -9,13 +9,17 @@ points, platelet values), never one per patient.
 
 from __future__ import annotations
 
+import functools
 import statistics
 from bisect import bisect_left
 from collections import defaultdict
+from collections.abc import Callable
 
 from django.db import connection
+from django.db.models import QuerySet
 
 from registry.models import Cycle, LabResult, TimePointResponse
+from registry.research.ahead import ahead
 from registry.research.cohort import Cohort
 from registry.research.figures import SwimLane, WaterfallBar, WeekSummary, finite, text
 
@@ -105,14 +109,25 @@ def platelet_weeks(cohort: Cohort) -> list[WeekSummary]:
     the same summaries: the median of an even count is the mean of its two
     middle values in both.
     """
-    return platelet_weeks_of(cohort.rows)
-
-
-def platelet_weeks_of(rows: list) -> list[WeekSummary]:
-    """`platelet_weeks` of a cohort's rows already read (the dashboard runs it `ahead`)."""
     if connection.vendor == "postgresql":
-        return _platelet_weeks_in_database(rows)
-    return _platelet_weeks_streamed(rows)
+        return _platelet_weeks_in_database(platelet_courses(cohort))
+    return _platelet_weeks_streamed(cohort.rows)
+
+
+def platelet_weeks_ahead(cohort: Cohort) -> Callable[[], list[WeekSummary]]:
+    """`platelet_weeks(cohort)`, started now on a second connection where `ahead` can: on
+    PostgreSQL the summary needs only the cohort's selection, so it runs while this
+    process reads the rows and builds the other panels. Call the result for the weeks."""
+    if connection.vendor == "postgresql":
+        return ahead(functools.partial(_platelet_weeks_in_database, platelet_courses(cohort)))
+    return functools.partial(platelet_weeks, cohort)
+
+
+def platelet_courses(cohort: Cohort) -> QuerySet:
+    """The cohort's courses as (patient, course, window end), for the summary's SQL: its
+    own copy of the selection, so another thread may compile it."""
+    courses = cohort.queryset.select_related(None).order_by()
+    return courses.values_list("patient_id", "course_id", "window_end")
 
 
 def _platelet_weeks_streamed(rows) -> list[WeekSummary]:
@@ -157,11 +172,9 @@ def _platelet_weeks_streamed(rows) -> list[WeekSummary]:
 # past the course's window end (LEAST skips a missing bound). The median is the mean of
 # the lower and upper middle values (`percentile_disc` ascending and descending), as
 # `statistics.median` computes it.
+# After "WITH course AS (the cohort's courses: patient_id, course_id, window_end)":
 _PLATELET_WEEKS = (
-    "WITH course AS ("
-    " SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::date[])"
-    " AS b(patient_id, course_id, window_end)"
-    "), numbered AS ("
+    ", numbered AS ("
     " SELECT b.patient_id, b.window_end, c.date AS day,"
     " row_number() OVER w AS number, lead(c.date) OVER w AS next_day"
     f" FROM course AS b JOIN {Cycle._meta.db_table} AS c ON c.course_id = b.course_id"
@@ -183,10 +196,11 @@ _PLATELET_WEEKS = (
 )
 
 
-def _platelet_weeks_in_database(rows) -> list[WeekSummary]:
-    courses = [[r.patient_id for r in rows], [r.course_id for r in rows]]
-    window_ends = [r.window_end for r in rows]
+def _platelet_weeks_in_database(courses: QuerySet) -> list[WeekSummary]:
+    selection, params = courses.query.sql_with_params()
     after, before = 7 * PLATELET_WEEKS_AFTER + 6, 7 * PLATELET_WEEKS_BEFORE
     with connection.cursor() as cursor:
-        cursor.execute(_PLATELET_WEEKS, [*courses, window_ends, after, before])
+        cursor.execute(
+            "WITH course AS (" + selection + ")" + _PLATELET_WEEKS, [*params, after, before]
+        )
         return [WeekSummary(*found) for found in cursor.fetchall()]
