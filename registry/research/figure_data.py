@@ -10,10 +10,12 @@ points, platelet values), never one per patient.
 from __future__ import annotations
 
 import functools
+import heapq
 import statistics
 from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Callable
+from operator import attrgetter
 
 from django.db import connection
 from django.db.models import QuerySet
@@ -48,11 +50,12 @@ def figure_reads(criteria: str) -> dict[str, tuple[str, ...]]:
 
 
 def waterfall_bars(cohort: Cohort) -> list[WaterfallBar]:
-    criteria = cohort.criteria
+    pct_of = attrgetter(f"best_{cohort.criteria}_pct_change")
+    response_of = attrgetter(f"best_{cohort.criteria}")
     return [
-        WaterfallBar(text(r.patient.study_id), pct, getattr(r, f"best_{criteria}"))
+        WaterfallBar(text(r.patient.study_id), pct, response_of(r))
         for r in cohort.rows
-        if finite(pct := getattr(r, f"best_{criteria}_pct_change"))
+        if finite(pct := pct_of(r))
     ]
 
 
@@ -62,10 +65,11 @@ def swim_lanes(cohort: Cohort) -> tuple[list[SwimLane], int]:
     Two queries for the whole cohort: the courses' cycles and their responding time points.
     """
     rows, criteria = cohort.rows, cohort.criteria
-    chosen = sorted(
+    chosen = heapq.nsmallest(  # sorted(…)[:SWIMMER_MAX], without sorting the cohort
+        SWIMMER_MAX,
         (r for r in rows if r.follow_up_months is not None),
         key=lambda r: (-r.follow_up_months, r.patient.study_id),
-    )[:SWIMMER_MAX]
+    )
     by_course = {r.course_id: r for r in chosen}
     cycles: dict[int, list[float]] = defaultdict(list)
     for course_id, day in Cycle.objects.filter(course_id__in=by_course).values_list(
