@@ -129,3 +129,27 @@ def test_dashboard_reads_name_every_column_its_panels_read(demo, admin_user, par
     assert narrow["report"]["n_patients"] > 10
     assert narrow == whole
     assert narrow_queries <= whole_queries
+
+
+@pytest.mark.parametrize("criteria", ["swog", "recist"])
+@pytest.mark.parametrize("window_days", [None, 30])
+def test_paper_report_reads_name_every_column_it_reads(demo, admin_user, criteria, window_days):
+    """The report page: every table and its figure, from the named columns only."""
+    from registry.models.custom import definitions_read_once
+    from registry.research.km_svg import cohort_km_figure
+    from registry.research.report import paper_report, paper_report_reads
+
+    extra = {} if window_days is None else {"toxicity_window_days": window_days}
+    selection = CohortFilter(phase="regular", criteria=criteria, **extra)
+    reads = paper_report_reads(selection)
+    assert "patient__identity__birth_date" in reads["columns"]
+    assert not any("name" in c or "hospital_number" in c for c in reads["columns"])
+
+    def page(cohort):
+        with definitions_read_once():
+            return paper_report(cohort), cohort_km_figure(cohort)
+
+    (report, _), _ = _queries(lambda: page(Cohort(admin_user, selection, **reads)))
+    assert report["characteristics"]["n"] > 10 and report["characteristics"]["custom"]
+    assert report["characteristics"]["age"]["n"] > 10
+    _same_answer_in_as_many_queries(admin_user, selection, page, reads)

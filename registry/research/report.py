@@ -202,6 +202,30 @@ def _ttp_regular(cohort: Cohort) -> dict[str, Any]:
 # --------------------------------------------------------------------- paper
 
 
+def paper_report_reads(selection: CohortFilter) -> dict[str, tuple[str, ...]]:
+    """What `paper_report` and the report's figure read of each row: the cohort report's
+    columns, the other criteria's response, PFS and OS, and Table 1's fields of the
+    patient (age from the birth date only), the course and the centre's own fields."""
+    other = Criteria.RECIST if selection.criteria == Criteria.SWOG else Criteria.SWOG
+    record = (
+        *(f"patient__{name}" for name in ("sex", "primary_site", "ki67_percent", "who_grade",
+                                          "functional_syndrome", "cause_of_death",
+                                          "death_date", "custom")),
+        "patient__identity__birth_date",
+        *(f"course__{name}" for name in ("ecog", "karnofsky", "krenning_score",
+                                         "uptake_modality", "liver_load", "stop_reason",
+                                         "custom")),
+        *(f"course__{site}_metastases" for site in METASTASIS_SITES),
+    )  # fmt: skip
+    endpoints = (*endpoint_columns("pfs", selection.criteria), *endpoint_columns("os", ""))
+    own = cohort_report_reads(selection)
+    return {
+        "related": ("course", "patient__identity", *own["related"]),
+        "columns": (*own["columns"], f"best_{other}", *endpoints,
+                    "cumulative_activity_before_gbq", *record),
+    }  # fmt: skip
+
+
 def paper_report(cohort: Cohort) -> dict[str, Any]:
     """Every table of the report page, as numbers (the template only lays them out)."""
     api = cohort_report(cohort)

@@ -43,7 +43,12 @@ from registry.research.km_svg import cohort_km_figure
 from registry.research.memo import memoised
 from registry.research.quality import cohort_findings
 from registry.research.record_filters import filter_controls
-from registry.research.report import cohort_report, cohort_report_reads, paper_report
+from registry.research.report import (
+    cohort_report,
+    cohort_report_reads,
+    paper_report,
+    paper_report_reads,
+)
 from registry.research.views.tables import build_sections
 
 EXPORT_PARAMS = frozenset(
@@ -266,7 +271,7 @@ def quality(request: HttpRequest) -> HttpResponse:
 
 def _report(request: HttpRequest, rf: ResearchFilter, query: str) -> dict:
     """The report's tables and figure (kept per data version, see memo)."""
-    cohort = Cohort(request.user, rf)
+    cohort = Cohort(request.user, rf, **paper_report_reads(rf.selected))
     cohort.read_ahead()
     r = paper_report(cohort)
     return {"r": r, "sections": build_sections(r, query), "figure": cohort_km_figure(cohort)}
