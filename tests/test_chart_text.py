@@ -3,7 +3,6 @@ never a link or styling inside a Plotly figure."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 
 import pytest
@@ -63,22 +62,3 @@ def test_waterfall_and_swimmer_take_the_escaped_ids():
     lane = SwimLane(figures.text(EVIL), 10.0, [0.0], [], None, None)
     for figure in (figures.waterfall_figure([bar], "swog"), figures.swimmer_figure([lane])):
         assert "<a " not in json.dumps(figure)
-
-
-@pytest.mark.parametrize(
-    "value",
-    [
-        {"x": ["</script><script>alert(1)</script>", "a&b", "<>&'\"", "é ✓ \u2028"]},
-        {"y": [1.5, None, 1e-12], "when": dt.date(2026, 12, 3)},
-        [],
-    ],
-)
-def test_figure_json_is_json_script_byte_for_byte(value):
-    """The dashboard's figures go through `figure_json` (three replaces) instead of
-    Django's `json_script` (one translate): the same output, the same escaping."""
-    from django.utils.html import json_script
-
-    from registry.templatetags.lutetia import figure_json
-
-    assert figure_json(value, "fig-x") == json_script(value, "fig-x")
-    assert "</script><script>" not in figure_json(value, "fig-x")[40:-9]
