@@ -20,7 +20,7 @@ def demo(django_capture_on_commit_callbacks):
     from registry.interchange.demo import create_demo_cohort
 
     with django_capture_on_commit_callbacks(execute=True):
-        create_demo_cohort(40, seed=11)
+        create_demo_cohort(24, seed=11)
 
 
 def _queries(work) -> tuple[object, int]:
@@ -33,7 +33,7 @@ def _same_answer_in_as_many_queries(user, selection: CohortFilter, analyse, read
     whole, whole_queries = _queries(lambda: analyse(Cohort(user, selection)))
     narrow, narrow_queries = _queries(lambda: analyse(Cohort(user, selection, **reads)))
     assert narrow == whole
-    # A column read but not named would cost a query per row: 40 more, not 0.
+    # A column read but not named would cost a query per row: 24 more, not 0.
     assert narrow_queries <= whole_queries
 
 
