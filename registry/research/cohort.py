@@ -340,8 +340,9 @@ def worst_grades_by_course(
 def late_events_by_patient(patient_ids) -> dict[int, list[tuple[str, dt.date]]]:
     events: dict[int, list[tuple[str, dt.date]]] = defaultdict(list)
     rows = AdverseEvent.objects.filter(patient_id__any=patient_ids).exclude(category="")
-    # Unordered: the models' default order (by patient: study ID) joins the patients and
-    # sorts, for lists read into a dict (30,000 patients: the regular TTP 0.15 → 0.10 s).
+    # Unordered, as in regular_ttp_by_patient: the models' default order (by patient, so
+    # by study ID) joins the patients and sorts, for lists read into a dict (30,000
+    # patients: the regular TTP's query 0.15 → 0.10 s).
     for patient_id, category, onset in rows.order_by().values_list(
         "patient_id", "category", "onset"
     ):
