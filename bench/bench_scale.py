@@ -5,7 +5,7 @@ Run: .venv/bin/python bench/bench_scale.py [--patients 30000] [--seed 1] [--reus
 
 `--reuse` keeps the `lutetia_bench_scale` an earlier run built (rows 1 and 2, which
 build it, are then not measured, but `--only recompute` measures row 2 again: derived
-rows emptied, a second run, then `--jobs 2`); `--only` measures only the later rows named.
+rows emptied, a second run, then `--jobs 1`); `--only` measures only the later rows named.
 
 Needs PostgreSQL (BENCH_POSTGRES, default postgres://postgres@127.0.0.1:5432) and Redis
 (BENCH_REDIS, default redis://127.0.0.1:6379/13, flushed). A fresh database
@@ -108,7 +108,8 @@ def copy_out(tables: list[str]) -> float:
     return best(work)
 
 
-def recompute_vs_copy(jobs: int = 1, label: str = "recompute --all") -> None:
+def recompute_vs_copy(jobs: int | None = None, label: str = "recompute --all") -> None:
+    """`jobs=None` is the command's default: a process per core on PostgreSQL (at most 4)."""
     from django.core.management import call_command
 
     from registry import models
@@ -131,7 +132,7 @@ def recompute_vs_copy(jobs: int = 1, label: str = "recompute --all") -> None:
     ]
     baseline = copy_out(tables)
     started = time.perf_counter()
-    options = ["--jobs", str(jobs)] if jobs > 1 else []
+    options = [] if jobs is None else ["--jobs", str(jobs)]
     call_command("recompute", "--all", *options, stdout=open(os.devnull, "w"))  # noqa: SIM115
     seconds = time.perf_counter() - started
     n = models.Patient.objects.count()
@@ -146,7 +147,7 @@ def recompute_vs_copy(jobs: int = 1, label: str = "recompute --all") -> None:
 def recompute_again() -> None:
     """(`--reuse --only recompute`) Row 2 on a kept database: the derived rows emptied
     first, as after an import; then a second run over rows already right; then the
-    first again with `--jobs 2`."""
+    first again in one process (`--jobs 1`)."""
     from django.db import connection
 
     from registry import models
@@ -162,7 +163,7 @@ def recompute_again() -> None:
     recompute_vs_copy()
     recompute_vs_copy(label="recompute --all again (nothing changed)")
     empty()
-    recompute_vs_copy(jobs=2, label="recompute --all --jobs 2")
+    recompute_vs_copy(jobs=1, label="recompute --all --jobs 1")
 
 
 def engine_time() -> float:

@@ -379,6 +379,25 @@ def test_command_refuses_unclear_or_unknown_selections():
     if connection.vendor == "sqlite":
         with pytest.raises(CommandError, match="needs PostgreSQL"):
             call_command("recompute", "--all", "--jobs", "2", stdout=StringIO())
+    else:  # forked processes cannot see this test's uncommitted rows
+        with pytest.raises(CommandError, match="outside atomic"):
+            call_command("recompute", "--all", "--jobs", "2", stdout=StringIO())
+
+
+@pytest.mark.django_db
+def test_the_default_is_a_process_per_core_on_postgresql_only_outside_a_transaction():
+    from registry.management.commands.recompute import default_jobs, jobs_for
+
+    assert default_jobs() == 1  # SQLite, or (PostgreSQL) this test's transaction
+    assert jobs_for("postgresql", False, 2) == 2
+    assert jobs_for("postgresql", False, 16) == 4  # DEFAULT_MAX_JOBS
+    assert jobs_for("postgresql", True, 16) == 1
+    assert jobs_for("sqlite", False, 16) == 1
+    salvage_patient()
+    out = StringIO()
+    call_command("recompute", "--all", stdout=out)  # one batch: no process is forked
+    assert "Recomputed 1 of 1 patient(s)" in out.getvalue()
+    assert "with 1 process (" in out.getvalue()
 
 
 @pytest.mark.django_db

@@ -77,7 +77,8 @@ def test_the_api_list_orders_are_served_by_an_index_not_a_sort(table, order):
 
 @pytest.mark.django_db(transaction=True)
 def test_recompute_all_spreads_its_batches_over_processes():
-    """`--jobs 2`: forked processes, each with its own connection, write every patient.
+    """`--jobs 2`, and the default on PostgreSQL: forked processes, each with its own
+    connection, write every patient.
 
     The command runs as an operator runs it, in a process of its own: forking a test
     worker (with Playwright's and xdist's threads) could copy a lock another thread holds.
@@ -106,7 +107,25 @@ def test_recompute_all_spreads_its_batches_over_processes():
         timeout=120,
     )
     assert done.returncode == 0, done.stderr
-    assert "Recomputed 5 of 5 patient(s)" in done.stdout
+    assert "Recomputed 5 of 5 patient(s)" in done.stdout and "with 2 processes" in done.stdout
+    assert not m.PatientState.objects.filter(stale=True).exists()
+    assert m.CourseOutcome.objects.filter(patient__in=patients).count() == 5
+
+    # Without --jobs: a process per core (at most 4), here three batches of two.
+    m.PatientState.objects.update(stale=True)
+    m.CourseOutcome.objects.all().delete()
+    done = subprocess.run(
+        [sys.executable, "manage.py", "recompute", "--all"],
+        cwd=Path(__file__).resolve().parents[1],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    jobs = min(len(os.sched_getaffinity(0)), 4, 3)
+    assert "Recomputed 5 of 5 patient(s) in" in done.stdout
+    assert f"with {jobs} process{'es' if jobs > 1 else ''} (" in done.stdout
     assert not m.PatientState.objects.filter(stale=True).exists()
     assert m.CourseOutcome.objects.filter(patient__in=patients).count() == 5
 

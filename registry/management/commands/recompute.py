@@ -5,11 +5,18 @@ recomputes synchronously, with a plain-text progress line. Patients go in
 batches of LUTETIA_RECOMPUTE_BATCH_SIZE, as the workers take them: one read per
 kind of fact and one write per derived table for each batch. `--jobs N` spreads
 the batches over N processes (PostgreSQL; SQLite lets one process write).
+
+Without `--jobs`, PostgreSQL gets one process per core this process may run on, at most
+DEFAULT_MAX_JOBS (a choice: a bulk recompute after a change of rules is maintenance work
+that should use the machine, while leaving a larger server's other cores to the web and
+the workers), but never more processes than batches, and one when called inside a
+transaction, whose uncommitted rows forked processes could not see.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import os
 import time
 from collections.abc import Iterator, Sequence
 
@@ -42,20 +49,25 @@ class Command(BaseCommand):
             "--stale", action="store_true", help="only patients whose results are stale"
         )
         parser.add_argument(
-            "--jobs", type=int, default=1, help="processes, on PostgreSQL (default 1)"
+            "--jobs",
+            type=int,
+            default=None,
+            help=f"processes, on PostgreSQL (default: the cores, at most {DEFAULT_MAX_JOBS})",
         )
 
     def handle(
-        self, *args, all: bool, patient: list[str], stale: bool, jobs: int, **options
+        self, *args, all: bool, patient: list[str], stale: bool, jobs: int | None, **options
     ) -> None:
         if not (all or patient or stale):
             raise CommandError("Say which patients: --all, --patient STUDY_ID or --stale.")
         if all and patient:
             raise CommandError("--all and --patient exclude each other.")
-        if jobs < 1:
+        if jobs is not None and jobs < 1:
             raise CommandError("--jobs must be 1 or more.")
-        if jobs > 1 and connection.vendor != "postgresql":
+        if jobs is not None and jobs > 1 and connection.vendor != "postgresql":
             raise CommandError("--jobs needs PostgreSQL: SQLite lets one process write at a time.")
+        if jobs is not None and jobs > 1 and connection.in_atomic_block:
+            raise CommandError("--jobs needs its own transactions: call it outside atomic().")
         patients = Patient.objects.order_by("pk")
         if patient:
             found = dict(patients.filter(study_id__in=patient).values_list("study_id", "pk"))
@@ -66,10 +78,11 @@ class Command(BaseCommand):
         if stale:
             patients = patients.filter(Q(state__stale=True) | Q(state__isnull=True))
         ids = list(patients.values_list("pk", flat=True).distinct())
-        self.run(ids, jobs)
+        self.run(ids, default_jobs() if jobs is None else jobs)
 
     def run(self, ids: list[int], jobs: int = 1) -> None:
         total, counts, failed = len(ids), {"done": 0, "superseded": 0, "missing": 0}, []
+        jobs = max(1, min(jobs, -(-total // batch_size())))  # a process per batch at most
         started = time.monotonic()
         n = 0
         for batch, results in self.batches(ids, jobs):
@@ -86,6 +99,7 @@ class Command(BaseCommand):
         self.stdout.write("")
         self.stdout.write(
             f"Recomputed {counts['done']} of {total} patient(s) in {elapsed:.1f} s"
+            f" with {jobs} process{'es' if jobs > 1 else ''}"
             f" ({counts['superseded']} changed meanwhile and are queued again,"
             f" {counts['missing']} deleted, {len(failed)} failed)."
         )
@@ -97,7 +111,7 @@ class Command(BaseCommand):
     @staticmethod
     def batches(ids: list[int], jobs: int) -> Iterator[tuple[Sequence[int], dict[int, str]]]:
         """Each batch with its results, in this process or spread over `jobs` forked ones."""
-        batches = chunks(ids, max(1, settings.LUTETIA_RECOMPUTE_BATCH_SIZE))
+        batches = chunks(ids, batch_size())
         if jobs == 1:
             yield from map(recompute_batch, batches)
             return
@@ -114,6 +128,23 @@ class Command(BaseCommand):
 
 
 STATUSES = ("done", "superseded", "missing", "fresh")
+DEFAULT_MAX_JOBS = 4
+
+
+def batch_size() -> int:
+    return max(1, settings.LUTETIA_RECOMPUTE_BATCH_SIZE)
+
+
+def default_jobs() -> int:
+    """Processes when `--jobs` is not given (see the module's docstring)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return jobs_for(connection.vendor, connection.in_atomic_block, cores or 1)
+
+
+def jobs_for(vendor: str, in_transaction: bool, cores: int) -> int:
+    if vendor != "postgresql" or in_transaction:
+        return 1
+    return max(1, min(cores, DEFAULT_MAX_JOBS))
 
 
 def recompute_batch(batch: Sequence[int]) -> tuple[Sequence[int], dict[int, str]]:
