@@ -26,6 +26,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import lru_cache
+from operator import attrgetter
 
 from registry.clinical import units
 from registry.clinical.courses import course_last_cycle, course_start
@@ -92,8 +94,13 @@ def _sex_key(sex: str | None) -> str:
     return "F" if sex == "F" else "M"  # "M and unknown" share defaults (§5)
 
 
+@lru_cache(maxsize=512)
 def default_lln(analyte: str, unit: str, sex: str | None) -> float | None:
-    """Default LLN of `analyte` in `unit` for `sex` (CLINICAL.md §5), or None."""
+    """Default LLN of `analyte` in `unit` for `sex` (CLINICAL.md §5), or None.
+
+    Cached, as `default_uln`: a cohort's grading asks for the same few (analyte, unit,
+    sex) over a hundred thousand times (an error is never cached).
+    """
     spelling = units.normalize_unit(analyte, unit)
     if analyte in _DEFAULT_COUNT_LLN:
         return round(units.from_canonical(analyte, _DEFAULT_COUNT_LLN[analyte], spelling), 9)
@@ -102,6 +109,7 @@ def default_lln(analyte: str, unit: str, sex: str | None) -> float | None:
     return None
 
 
+@lru_cache(maxsize=512)
 def default_uln(analyte: str, unit: str, sex: str | None) -> float | None:
     """Default ULN of `analyte` in `unit` for `sex` (CLINICAL.md §5), or None.
 
@@ -210,6 +218,8 @@ def grade_lab(
 
 # ---------------------------------------------------------------- course level
 
+BY_DATE = attrgetter("date")
+
 
 @dataclass(frozen=True, slots=True)
 class GradedLab:
@@ -274,7 +284,7 @@ def grade_course_labs(
     first, last = window
     baselines: dict[str, LabFact | None] = {}
     graded: list[GradedLab] = []
-    for lab in sorted(labs, key=lambda lab: lab.date):
+    for lab in sorted(labs, key=BY_DATE):
         if not first <= lab.date <= last or lab.analyte not in GRADED_ANALYTES:
             continue
         if lab.analyte not in baselines:

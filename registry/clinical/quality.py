@@ -13,8 +13,10 @@ Decisions beyond CLINICAL.md's text:
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import date, timedelta
+from operator import attrgetter
 from typing import Any, Protocol
 
 from registry.clinical import plausibility
@@ -27,6 +29,8 @@ from registry.clinical.response import (
     select_follow_up_scans,
     unmeasured_targets,
 )
+
+BY_DATE = attrgetter("date")
 
 BLOOD_COUNT_ANALYTES: frozenset[str] = frozenset(
     {"hemoglobin", "platelets", "wbc", "neutrophils", "lymphocytes"}
@@ -249,7 +253,8 @@ def _blood_count_findings(
             continue  # not yet due
         if facts.death_date is not None and facts.death_date <= until:
             continue  # died before it was due: nothing to enter
-        if not any(cycle.date < d <= until for d in counts):
+        first_after = bisect_right(counts, cycle.date)  # the first count after the cycle
+        if first_after == len(counts) or counts[first_after] > until:
             found.append(
                 Finding(
                     "cycle_without_blood_count",
@@ -268,17 +273,20 @@ def lab_findings(facts: PatientFacts) -> list[Finding]:
     """
     found: list[Finding] = []
     seen: dict[str, list[tuple[date, float]]] = {}  # analyte -> (date, value) in date order
-    for lab in sorted(facts.labs, key=lambda lab: lab.date):
+    for lab in sorted(facts.labs, key=BY_DATE):
         if lab.analyte not in plausibility.USUAL_RANGE:
             continue
-        when = lab.date.isoformat()
         odd = plausibility.check_value(lab.analyte, lab.value, lab.unit)
         if odd is not None:
-            found.append(Finding(odd.code, f"Lab of {when}: {odd.message}"))
+            found.append(Finding(odd.code, f"Lab of {lab.date.isoformat()}: {odd.message}"))
         earlier = seen.setdefault(lab.analyte, [])
-        before = next((dv for dv in reversed(earlier) if dv[0] < lab.date), None)
+        before = None
+        for dated in reversed(earlier):  # the latest value of an earlier day
+            if dated[0] < lab.date:
+                before = dated
+                break
         jump = plausibility.check_change(lab.analyte, lab.canonical_value, lab.date, before)
         if jump is not None:
-            found.append(Finding(jump.code, f"Lab of {when}: {jump.message}"))
+            found.append(Finding(jump.code, f"Lab of {lab.date.isoformat()}: {jump.message}"))
         earlier.append((lab.date, lab.canonical_value))
     return found

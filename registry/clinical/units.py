@@ -139,8 +139,10 @@ def normalize_unit(analyte: str, unit: str) -> str:
     return spelling
 
 
+@lru_cache(maxsize=4096)
 def factor(analyte: str, unit: str) -> float:
-    """Multiplier from `unit` to the canonical unit of `analyte` (CLINICAL.md §6)."""
+    """Multiplier from `unit` to the canonical unit of `analyte` (CLINICAL.md §6); cached
+    as `normalize_unit` is (an error is never cached)."""
     return UNIT_FACTORS[analyte][normalize_unit(analyte, unit)]
 
 
