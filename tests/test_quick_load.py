@@ -73,3 +73,34 @@ def test_a_model_with_init_receivers_takes_djangos_path():
     finally:
         signals.post_init.disconnect(noted, sender=m.Site)
     assert seen == [site]
+
+
+# ------------------------------------------------------------------ unsaved rows
+
+
+@pytest.mark.parametrize(
+    ("model", "values"),
+    [
+        (m.TimePointResponse, {"course_id": 1, "scan_id": 2, "criteria": "swog", "total_mm": 4.5}),
+        (m.CourseOutcome, {"course_id": 1, "patient_id": 2, "phase": "salvage", "round": 1}),
+        (m.PatientState, {"patient_id": 3}),  # JSON default: a callable, called for each
+    ],
+)
+def test_an_unsaved_instance_equals_djangos(model, values):
+    quick, slow = model.unsaved(**values), model(**values)
+    assert state(quick) == state(slow)
+    assert quick._state.adding and quick._state.db is None and quick.pk is None
+    if model is m.PatientState:
+        assert model.unsaved(**values).quality_findings is not quick.quality_findings
+
+
+def test_an_unsaved_instance_saves_and_a_wrong_name_raises_as_in_django():
+    patient = factories.PatientFactory()
+    state_row = m.PatientState.objects.filter(patient=patient).first()
+    if state_row:
+        state_row.delete()
+    made = m.PatientState.unsaved(patient_id=patient.pk, stale=True)
+    made.save()
+    assert m.PatientState.objects.get(patient=patient).stale is True
+    with pytest.raises(TypeError, match="nope"):
+        m.CourseOutcome.unsaved(nope=1)

@@ -316,7 +316,7 @@ def course_row(patient_id: int, c: EngineCourseOutcome) -> CourseOutcome:
     swog, recist = c.best_response["swog"], c.best_response["recist"]
     ttp, pfs = c.ttp_by_criteria, c.pfs_by_criteria
     grades = c.worst_grades
-    return CourseOutcome(
+    return CourseOutcome.unsaved(
         course_id=c.course_key,
         patient_id=patient_id,
         phase=c.phase,
@@ -366,7 +366,7 @@ def course_row(patient_id: int, c: EngineCourseOutcome) -> CourseOutcome:
 def time_point_rows(c: EngineCourseOutcome) -> Iterator[TimePointResponse]:
     """One row per follow-up scan per criteria of a course (CLINICAL.md §2)."""
     for tp in c.time_points:
-        yield TimePointResponse(
+        yield TimePointResponse.unsaved(
             course_id=c.course_key,
             scan_id=tp.scan_key,
             criteria=tp.criteria,
