@@ -814,9 +814,10 @@ QUERY_SHARDS = 2  # each area's routes split in two, so none of these takes a mi
 def pdf_rendered_once_per_document(monkeypatch):
     """WeasyPrint renders each distinct document once; the same HTML again reuses its PDF.
 
-    Most junk in the report's parameters parses to the unfiltered cohort, whose ~1.7 s
-    render ran dozens of times for one document (60 % of this crawl's time). The view still
-    builds the HTML for every request, and every distinct document is really rendered.
+    Most junk in the report's parameters parses to one of six documents, which were
+    rendered 29 times (60 % of this crawl's profiled time on the 2026-12-04 morning machine;
+    15.0 -> 10.4 s for the research shard 0 on the evening one). The view still builds the
+    HTML for every request, and every distinct document is really rendered.
     """
     import weasyprint
 

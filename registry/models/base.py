@@ -83,8 +83,8 @@ class QuickLoad:
         if cached is None:
             fields = cls._meta.concrete_fields
             made = [(f.attname, f) for f in fields if f.has_default() and callable(f.default)]
-            fixed = {f.attname: f.get_default() for f in fields}
-            fixed.update(dict.fromkeys(attname for attname, _ in made))
+            called = {attname for attname, _ in made}
+            fixed = {f.attname: None if f.attname in called else f.get_default() for f in fields}
             cached = cls._unsaved_defaults_cache = (fixed, made)
         return cached
 

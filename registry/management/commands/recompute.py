@@ -62,12 +62,8 @@ class Command(BaseCommand):
             raise CommandError("Say which patients: --all, --patient STUDY_ID or --stale.")
         if all and patient:
             raise CommandError("--all and --patient exclude each other.")
-        if jobs is not None and jobs < 1:
-            raise CommandError("--jobs must be 1 or more.")
-        if jobs is not None and jobs > 1 and connection.vendor != "postgresql":
-            raise CommandError("--jobs needs PostgreSQL: SQLite lets one process write at a time.")
-        if jobs is not None and jobs > 1 and connection.in_atomic_block:
-            raise CommandError("--jobs needs its own transactions: call it outside atomic().")
+        if jobs is not None:
+            check_jobs(jobs)
         patients = Patient.objects.order_by("pk")
         if patient:
             found = dict(patients.filter(study_id__in=patient).values_list("study_id", "pk"))
@@ -129,6 +125,15 @@ class Command(BaseCommand):
 
 STATUSES = ("done", "superseded", "missing", "fresh")
 DEFAULT_MAX_JOBS = 4
+
+
+def check_jobs(jobs: int) -> None:
+    if jobs < 1:
+        raise CommandError("--jobs must be 1 or more.")
+    if jobs > 1 and connection.vendor != "postgresql":
+        raise CommandError("--jobs needs PostgreSQL: SQLite lets one process write at a time.")
+    if jobs > 1 and connection.in_atomic_block:
+        raise CommandError("--jobs needs its own transactions: call it outside atomic().")
 
 
 def batch_size() -> int:
